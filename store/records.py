@@ -1,0 +1,173 @@
+"""Plain records that go in and out of the store.
+
+Field names follow CarrierX's Core API (endpoint_sid, trunk_group_sid, phonenumber, ...) so a
+trainee who later reads the real API docs recognises every word.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+SYSTEM_GATEWAY = "system_gateway"
+THIRD_PARTY = "third_party"
+
+DIRECTIONS = ("any", "inbound", "outbound")
+TRANSPORTS = ("udp",)  # the lab's agents speak SIP over UDP only
+FIREWALL_PROTOCOLS = ("any", "sip", "rtp")
+
+
+@dataclass(frozen=True)
+class EndpointAttributes:
+    """The endpoint attributes the gateway understands.
+
+    insecure_address: IP-based auth matches the source IP only, not the port.
+    ip_restrictions: CIDRs; when set, calls authenticated by credentials (proxy or header) are
+    accepted only from inside them.
+    """
+
+    insecure_address: bool = False
+    ip_restrictions: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def to_dict(self) -> dict:
+        return {"insecure_address": self.insecure_address, "ip_restrictions": list(self.ip_restrictions)}
+
+    @classmethod
+    def from_json(cls, text: str | None) -> EndpointAttributes:
+        data = json.loads(text) if text else {}
+        return cls(
+            insecure_address=bool(data.get("insecure_address", False)),
+            ip_restrictions=tuple(data.get("ip_restrictions", ())),
+        )
+
+
+@dataclass(frozen=True)
+class EndpointAddress:
+    address_id: int
+    endpoint_sid: str
+    ip: str  # an address or a CIDR subnet
+    port: int = 5060
+    transport: str = "udp"
+    direction: str = "any"
+    priority: int = 0
+
+    def allows(self, direction: str) -> bool:
+        """True when this address may be used for calls in `direction` (inbound/outbound)."""
+        return self.direction in ("any", direction)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    endpoint_sid: str
+    name: str
+    type: str
+    voip_token: str | None
+    capacity: int = 0  # 0 = unlimited, as in CarrierX
+    attributes: EndpointAttributes = field(default_factory=EndpointAttributes)
+    out_sip_username: str | None = None
+    out_sip_password: str | None = None
+    addresses: tuple[EndpointAddress, ...] = ()
+
+    @property
+    def is_system_gateway(self) -> bool:
+        return self.type == SYSTEM_GATEWAY
+
+
+@dataclass(frozen=True)
+class Trunk:
+    trunk_sid: str
+    trunk_group_sid: str
+    endpoint_sid: str
+    name: str
+    priority: int = 0
+    weight: int = 0
+
+
+@dataclass(frozen=True)
+class TrunkGroup:
+    trunk_group_sid: str
+    name: str
+    routing_type: str = "failover"
+    trunks: tuple[Trunk, ...] = ()
+
+
+@dataclass(frozen=True)
+class Did:
+    """A phone number (DID). trunk_group_sid None means unassigned."""
+
+    did_sid: str
+    phonenumber: str  # E.164 digits without '+', as CarrierX stores it
+    name: str = ""
+    trunk_group_sid: str | None = None
+    capabilities: tuple[str, ...] = ("voice",)
+
+
+@dataclass(frozen=True)
+class FirewallRule:
+    """One allow rule of the PBX's firewall; the firewall denies whatever no rule allows."""
+
+    rule_id: int
+    position: int
+    cidr: str
+    protocol: str = "any"
+    note: str = ""
+
+    def covers(self, protocol: str) -> bool:
+        return self.protocol in ("any", protocol)
+
+
+@dataclass(frozen=True)
+class LabParty:
+    """Where one of the lab's own parties lives (the address plan is data, not constants).
+
+    role: 'pstn' (the carrier's PSTN side), 'pbx' (the customer's PBX, static address) or
+    'pbx_roaming' (a second PBX address that is not an endpoint address).
+    """
+
+    role: str
+    ip: str
+    port: int = 5060
+
+
+@dataclass(frozen=True)
+class Account:
+    """A consistent snapshot of everything the lab is configured with."""
+
+    endpoints: tuple[Endpoint, ...]
+    trunk_groups: tuple[TrunkGroup, ...]
+    dids: tuple[Did, ...]
+    firewall_rules: tuple[FirewallRule, ...]
+    parties: tuple[LabParty, ...]
+
+    @property
+    def system_gateway(self) -> Endpoint:
+        return next(e for e in self.endpoints if e.is_system_gateway)
+
+    @property
+    def third_party_endpoints(self) -> tuple[Endpoint, ...]:
+        return tuple(e for e in self.endpoints if not e.is_system_gateway)
+
+    def endpoint(self, endpoint_sid: str) -> Endpoint | None:
+        return next((e for e in self.endpoints if e.endpoint_sid == endpoint_sid), None)
+
+    def trunk_group(self, trunk_group_sid: str) -> TrunkGroup | None:
+        return next((g for g in self.trunk_groups if g.trunk_group_sid == trunk_group_sid), None)
+
+    def party(self, role: str) -> LabParty | None:
+        return next((p for p in self.parties if p.role == role), None)
+
+    def dids_of_trunk_group(self, trunk_group_sid: str) -> tuple[Did, ...]:
+        return tuple(d for d in self.dids if d.trunk_group_sid == trunk_group_sid)
+
+    def assigned_phonenumbers(self, endpoint_sid: str) -> tuple[Did, ...]:
+        """The endpoint's "Assigned Phone Numbers" tab: numbers of every trunk group that has a
+        trunk to this endpoint."""
+        groups = {
+            g.trunk_group_sid
+            for g in self.trunk_groups
+            if any(t.endpoint_sid == endpoint_sid for t in g.trunks)
+        }
+        return tuple(d for d in self.dids if d.trunk_group_sid in groups)

@@ -1,0 +1,105 @@
+"""The database schema as a list of migrations.
+
+MIGRATIONS[n] upgrades a database from version n to n+1; `PRAGMA user_version` records the
+version reached. A migration is never edited once released: a change is a new migration, so a
+file written by any older trunklab opens and upgrades.
+"""
+
+from __future__ import annotations
+
+# Version 1: the account (mirrors CarrierX's Core API objects) and the lab's address plan.
+V1 = [
+    """CREATE TABLE endpoints (
+        endpoint_sid     TEXT PRIMARY KEY,
+        name             TEXT NOT NULL,
+        type             TEXT NOT NULL CHECK (type IN ('system_gateway', 'third_party')),
+        voip_token       TEXT,
+        capacity         INTEGER NOT NULL DEFAULT 0 CHECK (capacity >= 0),
+        attributes       TEXT NOT NULL DEFAULT '{}',
+        out_sip_username TEXT,
+        out_sip_password TEXT,
+        created_seq      INTEGER NOT NULL
+    )""",
+    # One system gateway per account, enforced by the database as well as by the store.
+    "CREATE UNIQUE INDEX one_system_gateway ON endpoints(type) WHERE type = 'system_gateway'",
+    """CREATE TABLE endpoint_addresses (
+        address_id   INTEGER PRIMARY KEY,
+        endpoint_sid TEXT NOT NULL REFERENCES endpoints(endpoint_sid) ON DELETE CASCADE,
+        ip           TEXT NOT NULL,
+        port         INTEGER NOT NULL DEFAULT 5060 CHECK (port BETWEEN 1 AND 65535),
+        transport    TEXT NOT NULL DEFAULT 'udp',
+        direction    TEXT NOT NULL DEFAULT 'any' CHECK (direction IN ('any', 'inbound', 'outbound')),
+        priority     INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (endpoint_sid, ip, port, transport)
+    )""",
+    """CREATE TABLE trunk_groups (
+        trunk_group_sid TEXT PRIMARY KEY,
+        name            TEXT NOT NULL,
+        routing_type    TEXT NOT NULL DEFAULT 'failover',
+        created_seq     INTEGER NOT NULL
+    )""",
+    """CREATE TABLE trunks (
+        trunk_sid       TEXT PRIMARY KEY,
+        trunk_group_sid TEXT NOT NULL REFERENCES trunk_groups(trunk_group_sid) ON DELETE CASCADE,
+        endpoint_sid    TEXT NOT NULL REFERENCES endpoints(endpoint_sid),
+        name            TEXT NOT NULL,
+        priority        INTEGER NOT NULL DEFAULT 0,
+        weight          INTEGER NOT NULL DEFAULT 0,
+        created_seq     INTEGER NOT NULL
+    )""",
+    """CREATE TABLE dids (
+        did_sid         TEXT PRIMARY KEY,
+        phonenumber     TEXT NOT NULL UNIQUE,
+        name            TEXT NOT NULL DEFAULT '',
+        trunk_group_sid TEXT REFERENCES trunk_groups(trunk_group_sid),
+        capabilities    TEXT NOT NULL DEFAULT '["voice"]'
+    )""",
+    """CREATE TABLE firewall_rules (
+        rule_id  INTEGER PRIMARY KEY,
+        position INTEGER NOT NULL,
+        cidr     TEXT NOT NULL,
+        protocol TEXT NOT NULL DEFAULT 'any' CHECK (protocol IN ('any', 'sip', 'rtp')),
+        note     TEXT NOT NULL DEFAULT ''
+    )""",
+    """CREATE TABLE lab_parties (
+        role TEXT PRIMARY KEY CHECK (role IN ('pstn', 'pbx', 'pbx_roaming')),
+        ip   TEXT NOT NULL,
+        port INTEGER NOT NULL DEFAULT 5060
+    )""",
+]
+
+# Version 2: call detail records and the captured SIP ladder of each call.
+V2 = [
+    """CREATE TABLE calls (
+        call_id          INTEGER PRIMARY KEY,
+        started_at       REAL NOT NULL,
+        direction        TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound')),
+        from_number      TEXT NOT NULL DEFAULT '',
+        to_number        TEXT NOT NULL DEFAULT '',
+        gateway_address  TEXT NOT NULL DEFAULT '',
+        endpoint_sid     TEXT,
+        auth_method      TEXT NOT NULL DEFAULT '',
+        final_code       INTEGER,
+        final_reason     TEXT NOT NULL DEFAULT '',
+        setup_ms         REAL,
+        duration_s       REAL,
+        rtp              TEXT NOT NULL DEFAULT '{}',
+        audio_verdict    TEXT NOT NULL DEFAULT '{}'
+    )""",
+    """CREATE TABLE sip_messages (
+        message_id   INTEGER PRIMARY KEY,
+        call_id      INTEGER NOT NULL REFERENCES calls(call_id) ON DELETE CASCADE,
+        at           REAL NOT NULL,
+        agent        TEXT NOT NULL,
+        event        TEXT NOT NULL CHECK (event IN ('tx', 'rx', 'drop')),
+        src          TEXT NOT NULL,
+        dst          TEXT NOT NULL,
+        sip_call_id  TEXT NOT NULL DEFAULT '',
+        first_line   TEXT NOT NULL,
+        text         TEXT NOT NULL
+    )""",
+    "CREATE INDEX sip_messages_by_call ON sip_messages(call_id, at)",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2]
+LATEST = len(MIGRATIONS)

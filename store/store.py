@@ -1,0 +1,559 @@
+"""The account store: one SQLite file through aiosqlite, one writer, one transaction per change.
+
+Every public write validates its input first (store/validate.py), then runs inside
+`BEGIN IMMEDIATE ... COMMIT`; any refusal raises a StoreError and rolls back, so a refused
+change leaves the file exactly as it was. Listeners hear about every committed change, which
+is how running agents learn of an edit without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from . import validate
+from .defaults import DEFAULT_DIDS, DEFAULT_PLAN, PBX_ENDPOINT_NAME, TRUNK_GROUP_NAME, AddressPlan
+from .errors import ConflictError, NotFoundError, ReadOnlyError, StoreError, ValidationError
+from .records import (
+    SYSTEM_GATEWAY,
+    THIRD_PARTY,
+    Account,
+    Did,
+    Endpoint,
+    EndpointAddress,
+    EndpointAttributes,
+    FirewallRule,
+    LabParty,
+    Trunk,
+    TrunkGroup,
+)
+from .schema import LATEST, MIGRATIONS
+
+READ_ONLY_GATEWAY = (
+    "The System Gateway endpoint is system-generated and read-only: it is the carrier's side of "
+    "the trunk. Allow its addresses through your firewall instead."
+)
+
+
+def _new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class Store:
+    """Open with `await Store.open(path)`; close with `await store.close()` or `async with`."""
+
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        path: Path,
+        new_sid: Callable[[], str],
+        new_token: Callable[[], str],
+    ) -> None:
+        self._db = db
+        self.path = path
+        self._new_sid = new_sid
+        self._new_token = new_token
+        self._lock = asyncio.Lock()  # one statement sequence at a time on the one connection
+        self._listeners: list[Callable[[], None]] = []
+
+    # ---------------------------------------------------------------- opening and closing
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        plan: AddressPlan = DEFAULT_PLAN,
+        new_sid: Callable[[], str] = _new_uuid,
+        new_token: Callable[[], str] = _new_uuid,
+    ) -> Store:
+        """Open (creating if needed) the database, upgrade its schema, and on first open create
+        the System Gateway and the default account. `new_sid`/`new_token` are injectable so
+        snapshot tests get fixed SIDs."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)  # we issue BEGIN/COMMIT ourselves
+        try:
+            await db.execute("PRAGMA busy_timeout = 15000")
+            await db.execute("PRAGMA foreign_keys = ON")
+            store = cls(db, path, new_sid, new_token)
+            await store._first_open(plan)
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener()` after every committed change; returns an unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    @asynccontextmanager
+    async def _transaction(self, *, notify: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")  # take the write lock now, not mid-way
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            try:
+                await self._db.execute("COMMIT")
+            except sqlite3.Error:
+                await self._db.execute("ROLLBACK")
+                raise
+        if notify:
+            for listener in list(self._listeners):
+                listener()
+
+    async def schema_version(self) -> int:
+        return await self._scalar("PRAGMA user_version")
+
+    async def _scalar(self, sql: str, params: tuple = ()) -> object:
+        async with self._db.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def _first_open(self, plan: AddressPlan) -> None:
+        # While another connection is switching a brand-new file to WAL, SQLite can answer
+        # "database is locked" without waiting on busy_timeout; that race is short, so retry.
+        for attempt in range(50):
+            try:
+                await self._db.execute("PRAGMA journal_mode = WAL")
+                await self._upgrade_and_seed(plan)
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == 49:
+                    raise
+                await asyncio.sleep(0.02 * (1 + attempt % 5))
+
+    async def _upgrade_and_seed(self, plan: AddressPlan) -> None:
+        # Both steps in one IMMEDIATE transaction: two processes opening the same new file
+        # serialise here, and the second finds the schema and the System Gateway already made.
+        async with self._transaction(notify=False) as db:
+            version = int(await self._scalar("PRAGMA user_version"))
+            if version > LATEST:
+                raise StoreError(
+                    f"{self.path} was written by a newer trunklab (schema v{version}; this one knows v{LATEST})"
+                )
+            for migration in MIGRATIONS[version:]:
+                for statement in migration:
+                    await db.execute(statement)
+            if version != LATEST:
+                await db.execute(f"PRAGMA user_version = {LATEST}")
+            if await self._scalar("SELECT COUNT(*) FROM endpoints WHERE type = ?", (SYSTEM_GATEWAY,)) == 0:
+                await self._seed_default_account(plan)
+
+    async def _seed_default_account(self, plan: AddressPlan) -> None:
+        """The System Gateway (created for every account) plus a working trunk to "Acme PBX"."""
+        gateway_sid = await self._insert_endpoint("System Gateway", SYSTEM_GATEWAY, voip_token=None)
+        for priority, ip in enumerate(plan.gateway_ips):
+            await self._insert_address(gateway_sid, ip, plan.sip_port, "udp", "any", priority)
+        pbx_sid = await self._insert_endpoint(PBX_ENDPOINT_NAME, THIRD_PARTY, voip_token=self._new_token())
+        await self._insert_address(pbx_sid, plan.pbx_ip, plan.sip_port, "udp", "any", 0)
+        group_sid = await self._insert_trunk_group(TRUNK_GROUP_NAME)
+        await self._insert_trunk(group_sid, pbx_sid, f"{PBX_ENDPOINT_NAME} trunk", 0, 0)
+        for number, label, assigned in DEFAULT_DIDS:
+            await self._insert_did(number, label, group_sid if assigned else None)
+        for ip in plan.gateway_ips:
+            await self._insert_firewall_rule(f"{ip}/32", "any", "CarrierX System Gateway")
+        for role, ip in (("pstn", plan.pstn_ip), ("pbx", plan.pbx_ip), ("pbx_roaming", plan.pbx_roaming_ip)):
+            await self._db.execute(
+                "INSERT INTO lab_parties (role, ip, port) VALUES (?, ?, ?)", (role, ip, plan.sip_port)
+            )
+
+    # ---------------------------------------------------------------- reading
+
+    async def account(self) -> Account:
+        """A consistent snapshot of the whole account (read in one transaction)."""
+        async with self._lock:
+            await self._db.execute("BEGIN")
+            try:
+                return await self._read_account()
+            finally:
+                await self._db.execute("COMMIT")
+
+    async def _rows(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        async with self._db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def _read_account(self) -> Account:
+        addresses: dict[str, list[EndpointAddress]] = {}
+        for row in await self._rows(
+            "SELECT address_id, endpoint_sid, ip, port, transport, direction, priority "
+            "FROM endpoint_addresses ORDER BY priority, address_id"
+        ):
+            addresses.setdefault(row[1], []).append(EndpointAddress(*row))
+        endpoints = tuple(
+            Endpoint(
+                endpoint_sid=sid,
+                name=name,
+                type=type_,
+                voip_token=token,
+                capacity=capacity,
+                attributes=EndpointAttributes.from_json(attributes),
+                out_sip_username=out_user,
+                out_sip_password=out_password,
+                addresses=tuple(addresses.get(sid, ())),
+            )
+            for sid, name, type_, token, capacity, attributes, out_user, out_password in await self._rows(
+                "SELECT endpoint_sid, name, type, voip_token, capacity, attributes, out_sip_username, "
+                "out_sip_password FROM endpoints ORDER BY type = 'system_gateway' DESC, created_seq"
+            )
+        )
+        trunks: dict[str, list[Trunk]] = {}
+        for row in await self._rows(
+            "SELECT trunk_sid, trunk_group_sid, endpoint_sid, name, priority, weight "
+            "FROM trunks ORDER BY priority, created_seq"
+        ):
+            trunks.setdefault(row[1], []).append(Trunk(*row))
+        trunk_groups = tuple(
+            TrunkGroup(sid, name, routing, tuple(trunks.get(sid, ())))
+            for sid, name, routing in await self._rows(
+                "SELECT trunk_group_sid, name, routing_type FROM trunk_groups ORDER BY created_seq"
+            )
+        )
+        dids = tuple(
+            Did(sid, number, name, group, tuple(json.loads(caps)))
+            for sid, number, name, group, caps in await self._rows(
+                "SELECT did_sid, phonenumber, name, trunk_group_sid, capabilities FROM dids ORDER BY phonenumber"
+            )
+        )
+        rules = tuple(
+            FirewallRule(*row)
+            for row in await self._rows(
+                "SELECT rule_id, position, cidr, protocol, note FROM firewall_rules ORDER BY position, rule_id"
+            )
+        )
+        parties = tuple(
+            LabParty(*row) for row in await self._rows("SELECT role, ip, port FROM lab_parties ORDER BY role")
+        )
+        return Account(endpoints, trunk_groups, dids, rules, parties)
+
+    async def _endpoint_row(self, endpoint_sid: str) -> tuple[str, str]:
+        rows = await self._rows("SELECT endpoint_sid, type FROM endpoints WHERE endpoint_sid = ?", (endpoint_sid,))
+        if not rows:
+            raise NotFoundError(f"No endpoint with SID {endpoint_sid}", field="endpoint_sid")
+        return rows[0][0], rows[0][1]
+
+    async def _editable_endpoint(self, endpoint_sid: str) -> None:
+        _, type_ = await self._endpoint_row(endpoint_sid)
+        if type_ == SYSTEM_GATEWAY:
+            raise ReadOnlyError(READ_ONLY_GATEWAY)
+
+    async def _require_trunk_group(self, trunk_group_sid: str) -> str:
+        name = await self._scalar("SELECT name FROM trunk_groups WHERE trunk_group_sid = ?", (trunk_group_sid,))
+        if name is None:
+            raise NotFoundError(f"No trunk group with SID {trunk_group_sid}", field="trunk_group_sid")
+        return str(name)
+
+    # ---------------------------------------------------------------- low-level inserts
+
+    async def _insert_endpoint(
+        self,
+        name: str,
+        type_: str,
+        *,
+        voip_token: str | None,
+        capacity: int = 0,
+        attributes: EndpointAttributes = EndpointAttributes(),
+    ) -> str:
+        sid = self._new_sid()
+        await self._db.execute(
+            "INSERT INTO endpoints (endpoint_sid, name, type, voip_token, capacity, attributes, created_seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM endpoints))",
+            (sid, name, type_, voip_token, capacity, attributes.to_json()),
+        )
+        return sid
+
+    async def _insert_address(
+        self, endpoint_sid: str, ip: str, port: int, transport: str, direction: str, priority: int
+    ) -> int:
+        taken = await self._scalar(
+            "SELECT COUNT(*) FROM endpoint_addresses WHERE endpoint_sid = ? AND ip = ? AND port = ? AND transport = ?",
+            (endpoint_sid, ip, port, transport),
+        )
+        if taken:
+            raise ConflictError(f"{ip}:{port}/{transport} is already an address of this endpoint", field="ip")
+        cur = await self._db.execute(
+            "INSERT INTO endpoint_addresses (endpoint_sid, ip, port, transport, direction, priority) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (endpoint_sid, ip, port, transport, direction, priority),
+        )
+        return int(cur.lastrowid)
+
+    async def _insert_trunk_group(self, name: str) -> str:
+        sid = self._new_sid()
+        await self._db.execute(
+            "INSERT INTO trunk_groups (trunk_group_sid, name, routing_type, created_seq) "
+            "VALUES (?, ?, 'failover', (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM trunk_groups))",
+            (sid, name),
+        )
+        return sid
+
+    async def _insert_trunk(self, group_sid: str, endpoint_sid: str, name: str, priority: int, weight: int) -> str:
+        sid = self._new_sid()
+        await self._db.execute(
+            "INSERT INTO trunks (trunk_sid, trunk_group_sid, endpoint_sid, name, priority, weight, created_seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM trunks))",
+            (sid, group_sid, endpoint_sid, name, priority, weight),
+        )
+        return sid
+
+    async def _insert_did(self, phonenumber: str, name: str, group_sid: str | None) -> str:
+        if await self._scalar("SELECT COUNT(*) FROM dids WHERE phonenumber = ?", (phonenumber,)):
+            raise ConflictError(
+                f"{validate.display_phonenumber(phonenumber)} is already in the account", field="phonenumber"
+            )
+        sid = self._new_sid()
+        await self._db.execute(
+            "INSERT INTO dids (did_sid, phonenumber, name, trunk_group_sid) VALUES (?, ?, ?, ?)",
+            (sid, phonenumber, name, group_sid),
+        )
+        return sid
+
+    async def _insert_firewall_rule(self, cidr: str, protocol: str, note: str) -> int:
+        cur = await self._db.execute(
+            "INSERT INTO firewall_rules (position, cidr, protocol, note) "
+            "VALUES ((SELECT COALESCE(MAX(position), 0) + 1 FROM firewall_rules), ?, ?, ?)",
+            (cidr, protocol, note),
+        )
+        return int(cur.lastrowid)
+
+    # ---------------------------------------------------------------- endpoints
+
+    async def create_endpoint(
+        self,
+        name: str,
+        *,
+        capacity: int = 0,
+        attributes: EndpointAttributes | None = None,
+    ) -> Endpoint:
+        """A new third-party endpoint with a fresh SID and VoIP token (no addresses yet)."""
+        name = validate.name(name)
+        capacity = validate.non_negative_int(capacity, "capacity")
+        attributes = _valid_attributes(attributes or EndpointAttributes())
+        async with self._transaction():
+            sid = await self._insert_endpoint(
+                name, THIRD_PARTY, voip_token=self._new_token(), capacity=capacity, attributes=attributes
+            )
+        return await self._get_endpoint(sid)
+
+    async def update_endpoint(
+        self,
+        endpoint_sid: str,
+        *,
+        name: str | None = None,
+        capacity: int | None = None,
+        attributes: EndpointAttributes | None = None,
+    ) -> Endpoint:
+        updates: dict[str, object] = {}
+        if name is not None:
+            updates["name"] = validate.name(name)
+        if capacity is not None:
+            updates["capacity"] = validate.non_negative_int(capacity, "capacity")
+        if attributes is not None:
+            updates["attributes"] = _valid_attributes(attributes).to_json()
+        async with self._transaction():
+            await self._editable_endpoint(endpoint_sid)
+            for column, value in updates.items():  # column names come from the code above, never input
+                await self._db.execute(f"UPDATE endpoints SET {column} = ? WHERE endpoint_sid = ?", (value, endpoint_sid))
+        return await self._get_endpoint(endpoint_sid)
+
+    async def regenerate_voip_token(self, endpoint_sid: str) -> str:
+        """Issue a new VoIP token; the old one stops working at once (a classic 401 lesson)."""
+        token = self._new_token()
+        async with self._transaction():
+            await self._editable_endpoint(endpoint_sid)
+            await self._db.execute("UPDATE endpoints SET voip_token = ? WHERE endpoint_sid = ?", (token, endpoint_sid))
+        return token
+
+    async def delete_endpoint(self, endpoint_sid: str) -> None:
+        async with self._transaction():
+            await self._editable_endpoint(endpoint_sid)
+            groups = [
+                row[0]
+                for row in await self._rows(
+                    "SELECT DISTINCT g.name FROM trunks t JOIN trunk_groups g USING (trunk_group_sid) "
+                    "WHERE t.endpoint_sid = ? ORDER BY g.name",
+                    (endpoint_sid,),
+                )
+            ]
+            if groups:
+                raise ConflictError(
+                    f"This endpoint is still a trunk of {', '.join(groups)}: remove those trunks first"
+                )
+            await self._db.execute("DELETE FROM endpoints WHERE endpoint_sid = ?", (endpoint_sid,))
+
+    async def add_endpoint_address(
+        self,
+        endpoint_sid: str,
+        ip: str,
+        *,
+        port: int | str = 5060,
+        transport: str = "udp",
+        direction: str = "any",
+        priority: int | str = 0,
+    ) -> EndpointAddress:
+        values = (
+            validate.ip_or_cidr(ip),
+            validate.port(port),
+            validate.transport(transport),
+            validate.direction(direction),
+            validate.non_negative_int(priority, "priority"),
+        )
+        async with self._transaction():
+            await self._editable_endpoint(endpoint_sid)
+            address_id = await self._insert_address(endpoint_sid, *values)
+        return EndpointAddress(address_id, endpoint_sid, *values)
+
+    async def remove_endpoint_address(self, address_id: int) -> None:
+        async with self._transaction():
+            rows = await self._rows("SELECT endpoint_sid FROM endpoint_addresses WHERE address_id = ?", (address_id,))
+            if not rows:
+                raise NotFoundError(f"No endpoint address with id {address_id}")
+            await self._editable_endpoint(rows[0][0])
+            await self._db.execute("DELETE FROM endpoint_addresses WHERE address_id = ?", (address_id,))
+
+    async def _get_endpoint(self, endpoint_sid: str) -> Endpoint:
+        endpoint = (await self.account()).endpoint(endpoint_sid)
+        if endpoint is None:
+            raise NotFoundError(f"No endpoint with SID {endpoint_sid}", field="endpoint_sid")
+        return endpoint
+
+    # ---------------------------------------------------------------- trunk groups and trunks
+
+    async def create_trunk_group(self, name: str) -> TrunkGroup:
+        name = validate.name(name)
+        async with self._transaction():
+            sid = await self._insert_trunk_group(name)
+        return TrunkGroup(sid, name)
+
+    async def delete_trunk_group(self, trunk_group_sid: str) -> None:
+        async with self._transaction():
+            name = await self._require_trunk_group(trunk_group_sid)
+            numbers = [
+                validate.display_phonenumber(row[0])
+                for row in await self._rows(
+                    "SELECT phonenumber FROM dids WHERE trunk_group_sid = ? ORDER BY phonenumber", (trunk_group_sid,)
+                )
+            ]
+            if numbers:
+                raise ConflictError(
+                    f"Trunk group {name!r} still has phone numbers {', '.join(numbers)}: "
+                    "assign them elsewhere (or unassign them) first"
+                )
+            await self._db.execute("DELETE FROM trunk_groups WHERE trunk_group_sid = ?", (trunk_group_sid,))
+
+    async def add_trunk(
+        self,
+        trunk_group_sid: str,
+        endpoint_sid: str,
+        *,
+        name: str | None = None,
+        priority: int | str = 0,
+        weight: int | str = 0,
+    ) -> Trunk:
+        priority = validate.non_negative_int(priority, "priority")
+        weight = validate.non_negative_int(weight, "weight")
+        async with self._transaction():
+            await self._require_trunk_group(trunk_group_sid)
+            _, type_ = await self._endpoint_row(endpoint_sid)
+            if type_ == SYSTEM_GATEWAY:
+                raise ValidationError(
+                    "A trunk points at your third-party endpoint, not at the System Gateway (that is the carrier itself)",
+                    field="endpoint_sid",
+                )
+            endpoint_name = await self._scalar("SELECT name FROM endpoints WHERE endpoint_sid = ?", (endpoint_sid,))
+            trunk_name = validate.name(name if name is not None else f"{endpoint_name} trunk")
+            sid = await self._insert_trunk(trunk_group_sid, endpoint_sid, trunk_name, priority, weight)
+        return Trunk(sid, trunk_group_sid, endpoint_sid, trunk_name, priority, weight)
+
+    async def remove_trunk(self, trunk_sid: str) -> None:
+        async with self._transaction():
+            cur = await self._db.execute("DELETE FROM trunks WHERE trunk_sid = ?", (trunk_sid,))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"No trunk with SID {trunk_sid}")
+
+    # ---------------------------------------------------------------- phone numbers
+
+    async def create_did(self, phonenumber: str, *, name: str = "", trunk_group_sid: str | None = None) -> Did:
+        number = validate.phonenumber(phonenumber)
+        label = name.strip()
+        async with self._transaction():
+            if trunk_group_sid is not None:
+                await self._require_trunk_group(trunk_group_sid)
+            sid = await self._insert_did(number, label, trunk_group_sid)
+        return Did(sid, number, label, trunk_group_sid)
+
+    async def assign_did(self, did_sid: str, trunk_group_sid: str | None) -> Did:
+        """Assign a phone number to a trunk group, or unassign it with None."""
+        async with self._transaction():
+            if trunk_group_sid is not None:
+                await self._require_trunk_group(trunk_group_sid)
+            cur = await self._db.execute(
+                "UPDATE dids SET trunk_group_sid = ? WHERE did_sid = ?", (trunk_group_sid, did_sid)
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"No phone number with SID {did_sid}", field="did_sid")
+        return next(d for d in (await self.account()).dids if d.did_sid == did_sid)
+
+    async def delete_did(self, did_sid: str) -> None:
+        async with self._transaction():
+            cur = await self._db.execute("DELETE FROM dids WHERE did_sid = ?", (did_sid,))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"No phone number with SID {did_sid}", field="did_sid")
+
+    # ---------------------------------------------------------------- the PBX firewall
+
+    async def add_firewall_rule(self, cidr: str, *, protocol: str = "any", note: str = "") -> FirewallRule:
+        """Append an allow rule (the firewall denies whatever no rule allows)."""
+        value = validate.cidr(cidr)
+        protocol = validate.firewall_protocol(protocol)
+        note = note.strip()
+        async with self._transaction():
+            rule_id = await self._insert_firewall_rule(value, protocol, note)
+            position = int(await self._scalar("SELECT position FROM firewall_rules WHERE rule_id = ?", (rule_id,)))
+        return FirewallRule(rule_id, position, value, protocol, note)
+
+    async def remove_firewall_rule(self, rule_id: int) -> None:
+        async with self._transaction():
+            cur = await self._db.execute("DELETE FROM firewall_rules WHERE rule_id = ?", (rule_id,))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"No firewall rule with id {rule_id}")
+
+    # ---------------------------------------------------------------- the lab's address plan
+
+    async def set_party(self, role: str, ip: str, port: int | str = 5060) -> LabParty:
+        role = validate.one_of(role, ("pstn", "pbx", "pbx_roaming"), "role")
+        party = LabParty(role, validate.loopback_address(ip), validate.port(port))
+        async with self._transaction():
+            await self._db.execute(
+                "INSERT INTO lab_parties (role, ip, port) VALUES (?, ?, ?) "
+                "ON CONFLICT (role) DO UPDATE SET ip = excluded.ip, port = excluded.port",
+                (party.role, party.ip, party.port),
+            )
+        return party
+
+
+def _valid_attributes(attributes: EndpointAttributes) -> EndpointAttributes:
+    restrictions = tuple(
+        validate.cidr(c, field="ip_restrictions") for c in attributes.ip_restrictions
+    )
+    return EndpointAttributes(bool(attributes.insecure_address), restrictions)

@@ -1,0 +1,137 @@
+"""Every change through the real store: accepted ones persist, refused ones change nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from store import (
+    ConflictError,
+    EndpointAttributes,
+    NotFoundError,
+    ReadOnlyError,
+    Store,
+    StoreError,
+    ValidationError,
+)
+from tests.conftest import dump
+
+
+async def _ids(store: Store) -> dict[str, str]:
+    account = await store.account()
+    pbx = account.third_party_endpoints[0]
+    return {
+        "gateway": account.system_gateway.endpoint_sid,
+        "gateway_address": account.system_gateway.addresses[0].address_id,
+        "pbx": pbx.endpoint_sid,
+        "group": account.trunk_groups[0].trunk_group_sid,
+        "trunk": account.trunk_groups[0].trunks[0].trunk_sid,
+        "assigned_did": account.dids[0].did_sid,
+        "spare_did": next(d.did_sid for d in account.dids if d.trunk_group_sid is None),
+    }
+
+
+# Each case: (description, an operation that must be refused, the error type, words in the message).
+REFUSALS = [
+    ("bad endpoint address", lambda s, i: s.add_endpoint_address(i["pbx"], "999.1.1.1"), ValidationError, "not an IPv4"),
+    ("public endpoint address", lambda s, i: s.add_endpoint_address(i["pbx"], "8.8.8.8"), ValidationError, "public"),
+    ("host bits in a subnet", lambda s, i: s.add_endpoint_address(i["pbx"], "10.0.0.7/24"), ValidationError, "did you mean 10.0.0.0/24"),
+    ("port 0", lambda s, i: s.add_endpoint_address(i["pbx"], "127.0.0.12", port=0), ValidationError, "out of range"),
+    ("port 70000", lambda s, i: s.add_endpoint_address(i["pbx"], "127.0.0.12", port=70000), ValidationError, "out of range"),
+    ("tcp transport", lambda s, i: s.add_endpoint_address(i["pbx"], "127.0.0.12", transport="tls"), ValidationError, "not one of udp"),
+    ("bad direction", lambda s, i: s.add_endpoint_address(i["pbx"], "127.0.0.12", direction="up"), ValidationError, "not one of"),
+    ("duplicate address", lambda s, i: s.add_endpoint_address(i["pbx"], "127.0.0.10"), ConflictError, "already an address"),
+    ("address of a missing endpoint", lambda s, i: s.add_endpoint_address("nope", "127.0.0.12"), NotFoundError, "No endpoint"),
+    ("add a gateway address", lambda s, i: s.add_endpoint_address(i["gateway"], "127.0.0.4"), ReadOnlyError, "read-only"),
+    ("remove a gateway address", lambda s, i: s.remove_endpoint_address(i["gateway_address"]), ReadOnlyError, "read-only"),
+    ("rename the gateway", lambda s, i: s.update_endpoint(i["gateway"], name="Mine"), ReadOnlyError, "read-only"),
+    ("delete the gateway", lambda s, i: s.delete_endpoint(i["gateway"]), ReadOnlyError, "system-generated"),
+    ("regenerate the gateway token", lambda s, i: s.regenerate_voip_token(i["gateway"]), ReadOnlyError, "read-only"),
+    ("delete an endpoint with trunks", lambda s, i: s.delete_endpoint(i["pbx"]), ConflictError, "Acme trunk group"),
+    ("empty endpoint name", lambda s, i: s.create_endpoint("  "), ValidationError, "name is required"),
+    ("negative capacity", lambda s, i: s.create_endpoint("PBX 2", capacity=-1), ValidationError, "0 or more"),
+    ("bad ip restriction", lambda s, i: s.update_endpoint(i["pbx"], attributes=EndpointAttributes(ip_restrictions=("127.0.0.0/8", "nope"))), ValidationError, "not an IPv4"),
+    ("bad restriction on create", lambda s, i: s.create_endpoint("PBX 2", attributes=EndpointAttributes(ip_restrictions=("1.1.1.1",))), ValidationError, "public"),
+    ("malformed phone number", lambda s, i: s.create_did("555-CALL-NOW"), ValidationError, "not a phone number"),
+    ("too short phone number", lambda s, i: s.create_did("+1 202 555"), ValidationError, "not a valid number"),
+    ("duplicate phone number", lambda s, i: s.create_did("+1 (202) 555-0100"), ConflictError, "+1 202-555-0100 is already"),
+    ("number to a missing group", lambda s, i: s.create_did("+1 202 555 0142", trunk_group_sid="nope"), NotFoundError, "No trunk group"),
+    ("assign to a missing group", lambda s, i: s.assign_did(i["spare_did"], "nope"), NotFoundError, "No trunk group"),
+    ("assign a missing number", lambda s, i: s.assign_did("nope", i["group"]), NotFoundError, "No phone number"),
+    ("trunk to a missing endpoint", lambda s, i: s.add_trunk(i["group"], "nope"), NotFoundError, "No endpoint"),
+    ("trunk to the gateway", lambda s, i: s.add_trunk(i["group"], i["gateway"]), ValidationError, "not at the System Gateway"),
+    ("trunk in a missing group", lambda s, i: s.add_trunk("nope", i["pbx"]), NotFoundError, "No trunk group"),
+    ("negative trunk priority", lambda s, i: s.add_trunk(i["group"], i["pbx"], priority=-2), ValidationError, "0 or more"),
+    ("delete a group with numbers", lambda s, i: s.delete_trunk_group(i["group"]), ConflictError, "+1 202-555-0100, +1 202-555-0101"),
+    ("bad firewall cidr", lambda s, i: s.add_firewall_rule("127.0.0.300"), ValidationError, "not an IPv4"),
+    ("bad firewall protocol", lambda s, i: s.add_firewall_rule("127.0.0.2", protocol="icmp"), ValidationError, "not one of"),
+    ("remove a missing rule", lambda s, i: s.remove_firewall_rule(9999), NotFoundError, "No firewall rule"),
+    ("remove a missing trunk", lambda s, i: s.remove_trunk("nope"), NotFoundError, "No trunk"),
+    ("party off loopback", lambda s, i: s.set_party("pstn", "10.0.0.20"), ValidationError, "not a loopback"),
+    ("unknown party", lambda s, i: s.set_party("fax", "127.0.0.30"), ValidationError, "not one of"),
+]
+
+
+@pytest.mark.parametrize(("operation", "error", "words"), [c[1:] for c in REFUSALS], ids=[c[0] for c in REFUSALS])
+async def test_refused_change_has_a_clear_message_and_writes_nothing(store: Store, db_path: Path, operation, error, words):
+    ids = await _ids(store)
+    before = dump(db_path)
+    with pytest.raises(error) as caught:
+        await operation(store, ids)
+    assert isinstance(caught.value, StoreError)
+    assert words in caught.value.message
+    assert dump(db_path) == before
+
+
+async def test_assign_a_number_to_the_trunk_group(store: Store):
+    ids = await _ids(store)
+    assert len((await store.account()).assigned_phonenumbers(ids["pbx"])) == 2
+    did = await store.assign_did(ids["spare_did"], ids["group"])
+    assert did.trunk_group_sid == ids["group"]
+    assert len((await store.account()).assigned_phonenumbers(ids["pbx"])) == 3
+    await store.assign_did(ids["spare_did"], None)
+    assert len((await store.account()).assigned_phonenumbers(ids["pbx"])) == 2
+
+
+async def test_endpoint_life_cycle(store: Store):
+    endpoint = await store.create_endpoint(" Branch PBX ", capacity=4)
+    assert endpoint.name == "Branch PBX" and endpoint.type == "third_party" and endpoint.voip_token
+    address = await store.add_endpoint_address(endpoint.endpoint_sid, "192.168.10.0/24", port="5080", direction="Outbound")
+    assert (address.ip, address.port, address.direction) == ("192.168.10.0/24", 5080, "outbound")
+    updated = await store.update_endpoint(
+        endpoint.endpoint_sid, attributes=EndpointAttributes(True, ("127.0.0.11", "10.0.0.0/8"))
+    )
+    assert updated.attributes == EndpointAttributes(True, ("127.0.0.11/32", "10.0.0.0/8"))
+    old = updated.voip_token
+    new = await store.regenerate_voip_token(endpoint.endpoint_sid)
+    assert new != old and (await store.account()).endpoint(endpoint.endpoint_sid).voip_token == new
+    await store.remove_endpoint_address(address.address_id)
+    await store.delete_endpoint(endpoint.endpoint_sid)
+    assert (await store.account()).endpoint(endpoint.endpoint_sid) is None
+
+
+async def test_trunk_group_life_cycle(store: Store):
+    ids = await _ids(store)
+    group = await store.create_trunk_group("Backup group")
+    trunk = await store.add_trunk(group.trunk_group_sid, ids["pbx"], priority=1)
+    assert trunk.name == "Acme PBX trunk"
+    did = await store.create_did("+1 202 555 0142", name="Backup", trunk_group_sid=group.trunk_group_sid)
+    assert did.phonenumber == "12025550142"
+    await store.assign_did(did.did_sid, None)
+    await store.delete_trunk_group(group.trunk_group_sid)  # no numbers left: allowed, trunks go with it
+    account = await store.account()
+    assert account.trunk_group(group.trunk_group_sid) is None
+    assert all(t.trunk_sid != trunk.trunk_sid for g in account.trunk_groups for t in g.trunks)
+
+
+async def test_firewall_rules_keep_their_order(store: Store):
+    rule = await store.add_firewall_rule("127.0.0.11", protocol="SIP", note=" roaming ")
+    assert (rule.cidr, rule.protocol, rule.note, rule.position) == ("127.0.0.11/32", "sip", "roaming", 3)
+    await store.remove_firewall_rule((await store.account()).firewall_rules[0].rule_id)
+    assert [r.cidr for r in (await store.account()).firewall_rules] == ["127.0.0.3/32", "127.0.0.11/32"]
+
+
+async def test_move_a_lab_party(store: Store):
+    await store.set_party("pstn", "127.0.0.21", 5070)
+    assert (await store.account()).party("pstn").ip == "127.0.0.21"
