@@ -121,7 +121,9 @@ def _quote(value: str) -> str:
 # Parsing 'Digest name=value, name="quoted value", ...'
 # --------------------------------------------------------------------------
 
-_SEPARATORS = set('()<>@,;:\\"/[]?={} \t\r\n')
+_SEPARATORS = frozenset('()<>@,;:\\"/[]?={} \t\r\n')
+# A set, not a string: '"" in " \t"' is True and would stall the scanner at the end.
+_WHITESPACE = frozenset(" \t\r\n")
 
 
 def _is_token_char(char: str) -> bool:
@@ -129,8 +131,66 @@ def _is_token_char(char: str) -> bool:
     return "!" <= char <= "~" and char not in _SEPARATORS
 
 
-def _split_scheme(value: str) -> tuple[str, str]:
-    """'Digest realm="x"' -> ('Digest', 'realm="x"'); rejects other schemes."""
+class _Scanner:
+    """A cursor over a string, with the few moves the auth-param grammar needs."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.text)
+
+    def peek(self) -> str:
+        return self.text[self.pos] if not self.at_end() else ""
+
+    def take(self, char: str) -> bool:
+        if self.peek() == char:
+            self.pos += 1
+            return True
+        return False
+
+    def skip_whitespace(self) -> None:
+        while self.peek() in _WHITESPACE:
+            self.pos += 1
+
+    def skip_separators(self) -> None:
+        # Empty list elements (", ,") are allowed by the '#rule' list syntax.
+        while self.peek() in _WHITESPACE or self.peek() == ",":
+            self.pos += 1
+
+    def read_token(self) -> str:
+        start = self.pos
+        while not self.at_end() and _is_token_char(self.peek()):
+            self.pos += 1
+        return self.text[start : self.pos]
+
+    def read_bare(self) -> str:
+        """An unquoted value. RFC says token, but some clients send e.g.
+        uri=sip:host unquoted, so accept anything up to a comma or space."""
+        start = self.pos
+        while self.peek() not in ("", ",", '"') and self.peek() not in _WHITESPACE:
+            self.pos += 1
+        return self.text[start : self.pos]
+
+    def read_quoted(self) -> str:
+        """Read a quoted-string starting at the opening quote; unescape it."""
+        self.pos += 1  # opening quote
+        chars: list[str] = []
+        while not self.at_end():
+            char = self.text[self.pos]
+            self.pos += 1
+            if char == '"':
+                return "".join(chars)
+            if char == "\\" and not self.at_end():
+                char = self.text[self.pos]
+                self.pos += 1
+            chars.append(char)
+        raise DigestError(f"unterminated quoted string in {self.text!r}")
+
+
+def _strip_scheme(value: str) -> str:
+    """'Digest realm="x"' -> 'realm="x"'; any scheme other than Digest is an error."""
     text = value.strip()
     if not text:
         raise DigestError("empty authentication header: expected 'Digest ...'")
@@ -142,7 +202,7 @@ def _split_scheme(value: str) -> tuple[str, str]:
             f"authentication scheme is {scheme!r}, expected 'Digest' "
             "(SIP only uses digest authentication)"
         )
-    return scheme, rest
+    return rest
 
 
 def _parse_auth_params(text: str) -> dict[str, str]:
@@ -180,68 +240,13 @@ def _parse_auth_params(text: str) -> dict[str, str]:
             )
 
 
-class _Scanner:
-    """A cursor over a string, with the few moves the auth-param grammar needs."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-
-    def at_end(self) -> bool:
-        return self.pos >= len(self.text)
-
-    def peek(self) -> str:
-        return self.text[self.pos] if not self.at_end() else ""
-
-    def take(self, char: str) -> bool:
-        if self.peek() == char:
-            self.pos += 1
-            return True
-        return False
-
-    def skip_whitespace(self) -> None:
-        while self.peek() in (" ", "\t", "\r", "\n"):
-            self.pos += 1
-
-    def skip_separators(self) -> None:
-        # Empty list elements (", ,") are allowed by the '#rule' list syntax.
-        while self.peek() in (" ", "\t", "\r", "\n", ","):
-            self.pos += 1
-
-    def read_token(self) -> str:
-        start = self.pos
-        while not self.at_end() and _is_token_char(self.peek()):
-            self.pos += 1
-        return self.text[start : self.pos]
-
-    def read_bare(self) -> str:
-        """An unquoted value. RFC says token, but some clients send e.g.
-        uri=sip:host unquoted, so accept anything up to a comma or space."""
-        start = self.pos
-        while self.peek() not in ("", ",", " ", "\t", "\r", "\n", '"'):
-            self.pos += 1
-        return self.text[start : self.pos]
-
-    def read_quoted(self) -> str:
-        """Read a quoted-string starting at the opening quote; unescape it."""
-        self.pos += 1  # opening quote
-        chars: list[str] = []
-        while not self.at_end():
-            char = self.text[self.pos]
-            self.pos += 1
-            if char == '"':
-                return "".join(chars)
-            if char == "\\" and not self.at_end():
-                char = self.text[self.pos]
-                self.pos += 1
-            chars.append(char)
-        raise DigestError(f"unterminated quoted string in {self.text!r}")
-
-
 def _require(params: dict[str, str], names: tuple[str, ...], what: str) -> None:
     missing = [name for name in names if not params.get(name)]
     if missing:
-        raise DigestError(f"{what} is missing required parameter(s): {', '.join(missing)}")
+        raise DigestError(
+            f"{what} is missing required parameter(s): {', '.join(missing)} "
+            "(an empty value counts as missing)"
+        )
 
 
 def _canonical_algorithm(name: str | None) -> str:
@@ -258,8 +263,7 @@ def _canonical_algorithm(name: str | None) -> str:
 
 def parse_challenge(value: str) -> DigestChallenge:
     """Parse a WWW-Authenticate / Proxy-Authenticate header value."""
-    _, rest = _split_scheme(value)
-    params = _parse_auth_params(rest)
+    params = _parse_auth_params(_strip_scheme(value))
     _require(params, _CHALLENGE_REQUIRED, "challenge")
     return DigestChallenge(
         realm=params["realm"],
@@ -283,8 +287,7 @@ def _choose_challenge_qop(offered: str | None) -> str | None:
 
 def parse_credentials(value: str) -> DigestCredentials:
     """Parse an Authorization / Proxy-Authorization header value."""
-    _, rest = _split_scheme(value)
-    params = _parse_auth_params(rest)
+    params = _parse_auth_params(_strip_scheme(value))
     _require(params, _CREDENTIAL_REQUIRED, "credentials")
     qop = params.get("qop")
     if qop is not None and qop.lower() != SUPPORTED_QOP:

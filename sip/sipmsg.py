@@ -184,6 +184,78 @@ def _split_head_and_body(text: str) -> tuple[str, str]:
     return text[: match.start()], text[match.end() :]
 
 
+@dataclass(frozen=True)
+class _StartLine:
+    """What the first line says; the unused half stays None."""
+
+    is_request: bool
+    method: str | None = None
+    request_uri: str | None = None
+    status_code: int | None = None
+    reason: str | None = None
+
+
+def _parse_start_line(line: str) -> _StartLine:
+    if line.upper().startswith("SIP/"):
+        code, reason = _parse_status_line(line)
+        return _StartLine(is_request=False, status_code=code, reason=reason)
+    method, uri = _parse_request_line(line)
+    return _StartLine(is_request=True, method=method, request_uri=uri)
+
+
+def _parse_status_line(line: str) -> tuple[int, str]:
+    """'SIP/2.0 180 Ringing' -> (180, 'Ringing'). The reason may be empty."""
+    parts = line.split(maxsplit=2)
+    _check_version(parts[0], line)
+    if len(parts) < 2:
+        raise SipParseError(f"status line {_show(line)} has no status code")
+    code_text = parts[1]
+    if not _DIGITS.fullmatch(code_text):
+        raise SipParseError(
+            f"status code {_show(code_text)} is not a number (line {_show(line)})"
+        )
+    code = int(code_text)
+    if len(code_text) != 3 or not 100 <= code <= 699:
+        raise SipParseError(
+            f"status code {code_text} out of range: SIP status codes are "
+            "three digits from 100 to 699"
+        )
+    reason = parts[2] if len(parts) == 3 else ""
+    return code, reason
+
+
+def _parse_request_line(line: str) -> tuple[str, str]:
+    """'INVITE sip:1202@127.0.0.2 SIP/2.0' -> ('INVITE', 'sip:1202@127.0.0.2')."""
+    parts = line.split()
+    if len(parts) != 3 or not parts[2].upper().startswith("SIP/"):
+        hint = ""
+        if "HTTP/" in line.upper():
+            hint = " (it looks like HTTP)"
+        raise SipParseError(
+            f"not a SIP message: first line {_show(line)} is neither a request "
+            f"nor a status line{hint}; expected 'METHOD URI SIP/2.0' or "
+            "'SIP/2.0 CODE REASON'"
+        )
+    method, uri, version = parts
+    _check_version(version, line)
+    if not _TOKEN.fullmatch(method):
+        raise SipParseError(f"request method {_show(method)} is not a valid token")
+    if not uri.lower().startswith(URI_SCHEMES):
+        raise SipParseError(
+            f"Request-URI {_show(uri)} must start with sip:, sips: or tel:"
+        )
+    return method, uri
+
+
+def _check_version(version: str, line: str) -> None:
+    # The version string is case-insensitive (RFC 3261 section 7.1).
+    if version.upper() != SIP_VERSION:
+        raise SipParseError(
+            f"unsupported SIP version {_show(version)} in {_show(line)}; "
+            f"only {SIP_VERSION} exists"
+        )
+
+
 def _parse_headers(lines: list[str]) -> tuple[tuple[str, str], ...]:
     """Turn header lines into (name, value) pairs, joining folded lines."""
     headers: list[tuple[str, str]] = []
@@ -263,82 +335,14 @@ def _apply_content_length(headers: tuple[tuple[str, str], ...], body: str) -> st
     if not _DIGITS.fullmatch(declared):
         raise SipParseError(f"Content-Length {_show(declared)} is not a whole number")
     length = int(declared)
-    raw = body.encode("utf-8", "surrogateescape")
+    try:
+        # surrogateescape round-trips bytes that were decoded the same way.
+        raw = body.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return body  # stray surrogates we cannot count in bytes: keep it all
     if len(raw) <= length:
         return body
     return raw[:length].decode("utf-8", "surrogateescape")
-
-
-@dataclass(frozen=True)
-class _StartLine:
-    """What the first line says; the unused half stays None."""
-
-    is_request: bool
-    method: str | None = None
-    request_uri: str | None = None
-    status_code: int | None = None
-    reason: str | None = None
-
-
-def _parse_start_line(line: str) -> _StartLine:
-    if line.upper().startswith("SIP/"):
-        code, reason = _parse_status_line(line)
-        return _StartLine(is_request=False, status_code=code, reason=reason)
-    method, uri = _parse_request_line(line)
-    return _StartLine(is_request=True, method=method, request_uri=uri)
-
-
-def _parse_status_line(line: str) -> tuple[int, str]:
-    """'SIP/2.0 180 Ringing' -> (180, 'Ringing'). The reason may be empty."""
-    parts = line.split(maxsplit=2)
-    _check_version(parts[0], line)
-    if len(parts) < 2:
-        raise SipParseError(f"status line {_show(line)} has no status code")
-    code_text = parts[1]
-    if not _DIGITS.fullmatch(code_text):
-        raise SipParseError(
-            f"status code {_show(code_text)} is not a number (line {_show(line)})"
-        )
-    code = int(code_text)
-    if len(code_text) != 3 or not 100 <= code <= 699:
-        raise SipParseError(
-            f"status code {code_text} out of range: SIP status codes are "
-            "three digits from 100 to 699"
-        )
-    reason = parts[2] if len(parts) == 3 else ""
-    return code, reason
-
-
-def _parse_request_line(line: str) -> tuple[str, str]:
-    """'INVITE sip:1202@127.0.0.2 SIP/2.0' -> ('INVITE', 'sip:1202@127.0.0.2')."""
-    parts = line.split()
-    if len(parts) != 3 or not parts[2].upper().startswith("SIP/"):
-        hint = ""
-        if "HTTP/" in line.upper():
-            hint = " (it looks like HTTP)"
-        raise SipParseError(
-            f"not a SIP message: first line {_show(line)} is neither a request "
-            f"nor a status line{hint}; expected 'METHOD URI SIP/2.0' or "
-            "'SIP/2.0 CODE REASON'"
-        )
-    method, uri, version = parts
-    _check_version(version, line)
-    if not _TOKEN.fullmatch(method):
-        raise SipParseError(f"request method {_show(method)} is not a valid token")
-    if not uri.lower().startswith(URI_SCHEMES):
-        raise SipParseError(
-            f"Request-URI {_show(uri)} must start with sip:, sips: or tel:"
-        )
-    return method, uri
-
-
-def _check_version(version: str, line: str) -> None:
-    # The version string is case-insensitive (RFC 3261 section 7.1).
-    if version.upper() != SIP_VERSION:
-        raise SipParseError(
-            f"unsupported SIP version {_show(version)} in {_show(line)}; "
-            f"only {SIP_VERSION} exists"
-        )
 
 
 # --------------------------------------------------------------------------

@@ -398,6 +398,17 @@ def test_content_length_counts_utf8_bytes():
     assert parse_message(text).body == "é"
 
 
+def test_undecodable_bytes_in_body_survive_the_cut():
+    data = TRYING.replace("Content-Length: 0", "Content-Length: 2").encode() + b"\xff\xfe\x00"
+    msg = parse_message(data.decode("utf-8", "surrogateescape"))
+    assert msg.body.encode("utf-8", "surrogateescape") == b"\xff\xfe"
+
+
+def test_stray_surrogate_in_body_does_not_crash():
+    text = TRYING.replace("Content-Length: 0", "Content-Length: 1") + "\ud800xyz"
+    assert parse_message(text).body == "\ud800xyz"
+
+
 def test_body_shorter_than_content_length_is_kept():
     # Captures that turned CRLF into LF shrink the body; do not punish that.
     text = INVITE.replace("\r\n", "\n")
