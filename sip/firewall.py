@@ -107,13 +107,20 @@ def sockets_bound_to(ip: str) -> list[tuple[socket.socket, int]]:
     Found by scanning /proc/self/fd; each is a dup, so closing it leaves pjsua's socket open,
     while a filter attached through it applies to the shared underlying socket."""
     found: list[tuple[socket.socket, int]] = []
+    # Read every link first: the fds we dup below may reuse numbers of fds already listed.
+    links: dict[str, int] = {}
     for name in os.listdir("/proc/self/fd"):
         try:
-            if not os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
-                continue
-            dup = socket.socket(fileno=os.dup(int(name)))
+            link = os.readlink(f"/proc/self/fd/{name}")
         except OSError:
-            continue  # closed meanwhile, or not a socket we can wrap
+            continue  # closed meanwhile
+        if link.startswith("socket:"):
+            links.setdefault(link, int(name))  # one entry per socket, however many fds share it
+    for fd in links.values():
+        try:
+            dup = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
         try:
             if dup.family == socket.AF_INET and dup.type == socket.SOCK_DGRAM:
                 local_ip, local_port = dup.getsockname()
