@@ -7,7 +7,7 @@ trainee who later reads the real API docs recognises every word.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 SYSTEM_GATEWAY = "system_gateway"
 THIRD_PARTY = "third_party"
@@ -171,3 +171,30 @@ class Account:
             if any(t.endpoint_sid == endpoint_sid for t in g.trunks)
         }
         return tuple(d for d in self.dids if d.trunk_group_sid in groups)
+
+
+def account_to_wire(account: Account) -> dict:
+    """The whole account as plain JSON-able data (tokens included: for the agents, never logs)."""
+    return asdict(account)
+
+
+def account_from_wire(data: dict) -> Account:
+    def endpoint(e: dict) -> Endpoint:
+        attributes = e["attributes"]
+        return Endpoint(
+            **{
+                **e,
+                "attributes": EndpointAttributes(attributes["insecure_address"], tuple(attributes["ip_restrictions"])),
+                "addresses": tuple(EndpointAddress(**a) for a in e["addresses"]),
+            }
+        )
+
+    return Account(
+        endpoints=tuple(endpoint(e) for e in data["endpoints"]),
+        trunk_groups=tuple(
+            TrunkGroup(**{**g, "trunks": tuple(Trunk(**t) for t in g["trunks"])}) for g in data["trunk_groups"]
+        ),
+        dids=tuple(Did(**{**d, "capabilities": tuple(d["capabilities"])}) for d in data["dids"]),
+        firewall_rules=tuple(FirewallRule(**r) for r in data["firewall_rules"]),
+        parties=tuple(LabParty(**p) for p in data["parties"]),
+    )

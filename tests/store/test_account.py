@@ -167,3 +167,12 @@ async def test_listeners_hear_committed_changes_only(store: Store):
     unsubscribe()
     await store.add_firewall_rule("127.0.0.12")
     assert heard == ["changed"]
+
+
+async def test_account_survives_the_wire_to_the_agents(store: Store):
+    import json
+
+    from store.records import account_from_wire, account_to_wire
+
+    account = await store.account()
+    assert account_from_wire(json.loads(json.dumps(account_to_wire(account)))) == account
