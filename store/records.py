@@ -173,6 +173,41 @@ class Account:
         return tuple(d for d in self.dids if d.trunk_group_sid in groups)
 
 
+@dataclass(frozen=True)
+class SipMessageRecord:
+    """One captured SIP message of a call (or a datagram the PBX firewall dropped)."""
+
+    at: float
+    agent: str
+    event: str  # 'tx' | 'rx' | 'drop'
+    src: str
+    dst: str
+    sip_call_id: str
+    first_line: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """A call detail record (CDR), with its ladder."""
+
+    started_at: float
+    direction: str  # 'inbound' | 'outbound'
+    from_number: str
+    to_number: str
+    gateway_address: str
+    endpoint_sid: str | None
+    auth_method: str
+    final_code: int | None
+    final_reason: str
+    setup_ms: float | None
+    duration_s: float | None
+    rtp: dict  # per leg and direction: packets, bytes, loss, jitter
+    audio_verdict: dict  # per party: did it hear the far end's tone
+    messages: tuple[SipMessageRecord, ...] = ()
+    call_id: int | None = None  # the store's id, once written
+
+
 def account_to_wire(account: Account) -> dict:
     """The whole account as plain JSON-able data (tokens included: for the agents, never logs)."""
     return asdict(account)

@@ -23,6 +23,8 @@ from .defaults import DEFAULT_DIDS, DEFAULT_PLAN, PBX_ENDPOINT_NAME, TRUNK_GROUP
 from .errors import ConflictError, NotFoundError, ReadOnlyError, StoreError, ValidationError
 from .records import (
     SYSTEM_GATEWAY,
+    CallRecord,
+    SipMessageRecord,
     THIRD_PARTY,
     Account,
     Did,
@@ -550,6 +552,53 @@ class Store:
                 (party.role, party.ip, party.port),
             )
         return party
+
+
+    # ---------------------------------------------------------------- call detail records
+    # (appended by the lab; no listeners: a CDR is history, not configuration)
+
+    async def record_call(self, record: CallRecord) -> int:
+        async with self._transaction(notify=False) as db:
+            cur = await db.execute(
+                "INSERT INTO calls (started_at, direction, from_number, to_number, gateway_address, endpoint_sid, "
+                "auth_method, final_code, final_reason, setup_ms, duration_s, rtp, audio_verdict) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.started_at, record.direction, record.from_number, record.to_number, record.gateway_address,
+                 record.endpoint_sid, record.auth_method, record.final_code, record.final_reason, record.setup_ms,
+                 record.duration_s, json.dumps(record.rtp), json.dumps(record.audio_verdict)),
+            )
+            call_id = int(cur.lastrowid)
+            await db.executemany(
+                "INSERT INTO sip_messages (call_id, at, agent, event, src, dst, sip_call_id, first_line, text) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(call_id, m.at, m.agent, m.event, m.src, m.dst, m.sip_call_id, m.first_line, m.text)
+                 for m in record.messages],
+            )
+        return call_id
+
+    async def calls(self, limit: int = 100) -> list[CallRecord]:
+        """The most recent CDRs first, with their ladders."""
+        async with self._lock:
+            rows = await self._rows(
+                "SELECT call_id, started_at, direction, from_number, to_number, gateway_address, endpoint_sid, "
+                "auth_method, final_code, final_reason, setup_ms, duration_s, rtp, audio_verdict "
+                "FROM calls ORDER BY call_id DESC LIMIT ?", (limit,),
+            )
+            records = []
+            for row in rows:
+                messages = tuple(
+                    SipMessageRecord(*m) for m in await self._rows(
+                        "SELECT at, agent, event, src, dst, sip_call_id, first_line, text FROM sip_messages "
+                        "WHERE call_id = ? ORDER BY at, message_id", (row[0],),
+                    )
+                )
+                records.append(CallRecord(
+                    started_at=row[1], direction=row[2], from_number=row[3], to_number=row[4],
+                    gateway_address=row[5], endpoint_sid=row[6], auth_method=row[7], final_code=row[8],
+                    final_reason=row[9], setup_ms=row[10], duration_s=row[11], rtp=json.loads(row[12]),
+                    audio_verdict=json.loads(row[13]), messages=messages, call_id=row[0],
+                ))
+        return records
 
 
 def _valid_attributes(attributes: EndpointAttributes) -> EndpointAttributes:

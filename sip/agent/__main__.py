@@ -1,0 +1,38 @@
+"""Entry point of an agent process: `python -m sip.agent ROLE CONFIG_JSON`.
+
+The app's supervisor starts it; commands arrive as JSON lines on stdin, events leave as JSON
+lines on stdout. The process dies with the app (PR_SET_PDEATHSIG) and when stdin closes.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+
+from .runtime import Emitter, Runtime, claim_stdout, die_with_parent
+
+
+def main(argv: list[str]) -> int:
+    role, config = argv[0], json.loads(argv[1])
+    die_with_parent()
+    events = claim_stdout()
+    emit = Emitter(events, role)
+    runtime = Runtime(emit)
+    # SIGTERM ends the loop like a quit command, so calls are hung up properly.
+    signal.signal(signal.SIGTERM, lambda *_: setattr(runtime, "stopping", True))
+    from .gateway import GatewayAgent
+    from .parties import PbxAgent, PstnAgent
+
+    agent_class = {"gateway": GatewayAgent, "pstn": PstnAgent, "pbx": PbxAgent}[role]
+    agent = agent_class(runtime, config)
+    runtime.start_stdin_reader()
+    emit("ready", role=role, config=config)
+    runtime.run(agent.handle)
+    runtime.shutdown(agent.release_all)
+    emit("bye")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

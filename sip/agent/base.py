@@ -1,0 +1,166 @@
+"""What every agent shares: a registry of live pjsua2 calls and their events."""
+
+from __future__ import annotations
+
+import time
+
+import pjsua2 as pj
+
+from .media import LegAudio, stream_figures
+from .runtime import CALL_SLOTS, Runtime
+
+STATE_NAMES = {
+    pj.PJSIP_INV_STATE_NULL: "null",
+    pj.PJSIP_INV_STATE_CALLING: "calling",
+    pj.PJSIP_INV_STATE_INCOMING: "incoming",
+    pj.PJSIP_INV_STATE_EARLY: "early",
+    pj.PJSIP_INV_STATE_CONNECTING: "connecting",
+    pj.PJSIP_INV_STATE_CONFIRMED: "confirmed",
+    pj.PJSIP_INV_STATE_DISCONNECTED: "disconnected",
+}
+MEDIA_PERIOD_S = 0.5  # the UI wants figures at least twice a second
+
+
+class LegCall(pj.Call):
+    """One pjsua2 call (a leg), with what the agent needs to remember about it."""
+
+    def __init__(self, agent: Agent, account: pj.Account, call_id: int = pj.PJSUA_INVALID_ID, *,
+                 ref: str | None = None) -> None:
+        super().__init__(account, call_id)
+        self.agent = agent
+        self.ref = ref  # the app's name for a call it asked for
+        self.sip_call_id = ""
+        self.state = "null"
+        self.code = 0
+        self.reason = ""
+        self.started = time.monotonic()
+        self.confirmed_at: float | None = None
+        self.audio: LegAudio | None = None
+        self.audio_media: pj.AudioMedia | None = None
+        self.figures: dict | None = None
+        self.ended = False
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802 - pjsua2's name
+        info = self.getInfo()
+        self.sip_call_id = info.callIdString
+        self.state = STATE_NAMES.get(info.state, str(info.state))
+        self.code, self.reason = info.lastStatusCode, info.lastReason
+        if info.state == pj.PJSIP_INV_STATE_CONFIRMED and self.confirmed_at is None:
+            self.confirmed_at = time.monotonic()
+        if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.ended = True
+        self.agent.on_call_state(self)
+        if self.ended:
+            self.agent.runtime.post(lambda: self.agent.release(self))
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+        info = self.getInfo()
+        for media in info.media:
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                self.audio_media = self.getAudioMedia(media.index)
+                self.agent.on_media_active(self)
+                return
+
+    def setup_ms(self) -> float | None:
+        return None if self.confirmed_at is None else round((self.confirmed_at - self.started) * 1000, 2)
+
+
+class Agent:
+    """Base of the three roles: keeps calls alive until pjsua is done with them."""
+
+    role = "agent"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.emit = runtime.emit
+        self.calls: list[LegCall] = []
+        runtime.every(MEDIA_PERIOD_S, self.report_media)
+
+    # -- registry
+
+    def track(self, call: LegCall) -> LegCall:
+        self.calls.append(call)
+        return call
+
+    def release(self, call: LegCall) -> None:
+        """Drop our reference once pjsua has finished with the call (runs outside callbacks)."""
+        if call in self.calls:
+            self.calls.remove(call)
+
+    def live_calls(self) -> list[LegCall]:
+        return [c for c in self.calls if not c.ended]
+
+    def free_slots(self) -> int:
+        return CALL_SLOTS - len(self.live_calls())
+
+    def call_by_ref(self, ref: str) -> LegCall | None:
+        return next((c for c in self.live_calls() if c.ref == ref), None)
+
+    # -- events
+
+    def call_event(self, call: LegCall, **extra: object) -> None:
+        self.emit(
+            "call", ref=call.ref, sip_call_id=call.sip_call_id, state=call.state, code=call.code,
+            reason=call.reason, setup_ms=call.setup_ms(), **extra,
+        )
+
+    def on_call_state(self, call: LegCall) -> None:
+        self.call_event(call)
+
+    def on_media_active(self, call: LegCall) -> None:
+        """End parties attach their tone here; the gateway bridges."""
+
+    def media_snapshot(self, call: LegCall) -> dict:
+        figures = stream_figures(call)
+        if figures is not None:
+            call.figures = figures
+        snapshot = {"ref": call.ref, "sip_call_id": call.sip_call_id, **(call.figures or {})}
+        if call.audio is not None and call.audio.connected:
+            snapshot["tone"] = call.audio.judge()
+        return snapshot
+
+    def report_media(self) -> None:
+        for call in self.live_calls():
+            if call.confirmed_at is not None:
+                self.emit("media", **self.media_snapshot(call))
+
+    def hang_up(self, call: LegCall, code: int | None = None, reason: str = "") -> None:
+        """Hang up (or reject, or cancel) a call, with our last figures reported first."""
+        if call.ended:
+            return
+        if call.confirmed_at is not None:
+            self.emit("media", final=True, **self.media_snapshot(call))
+        prm = pj.CallOpParam(True)
+        if code is not None:
+            prm.statusCode = code
+            prm.reason = reason
+        try:
+            call.hangup(prm)
+        except pj.Error as error:
+            self.emit("error", message=f"hangup failed: {error.info()}")
+
+    # -- commands
+
+    def handle(self, command: dict) -> None:
+        handler = getattr(self, f"cmd_{command.get('cmd')}", None)
+        if handler is None:
+            self.emit("error", message=f"{self.role} agent does not know command {command.get('cmd')!r}")
+            return
+        handler(command)
+
+    def cmd_ping(self, command: dict) -> None:
+        self.emit("pong", id=command.get("id"), calls=len(self.live_calls()))
+
+    def cmd_hangup(self, command: dict) -> None:
+        call = self.call_by_ref(command["ref"])
+        if call is not None:
+            self.hang_up(call)
+
+    def cmd_crash(self, command: dict) -> None:
+        """For fault drills: die the way pjsua dies on an assertion."""
+        import os
+
+        os.abort()
+
+    def release_all(self) -> None:
+        self.calls.clear()

@@ -1,0 +1,95 @@
+"""Audio for one call leg at an end party: send our test tone, listen for the far end's tone,
+and read the RTP counters. Runs inside an agent process (imports pjsua2)."""
+
+from __future__ import annotations
+
+import collections
+
+import pjsua2 as pj
+
+from ..tone import ToneTracker
+
+
+def _audio_format(clock_rate: int) -> pj.MediaFormatAudio:
+    fmt = pj.MediaFormatAudio()
+    fmt.type = pj.PJMEDIA_TYPE_AUDIO
+    fmt.init(pj.PJMEDIA_FORMAT_PCM, clock_rate, 1, 20000, 16)  # mono, 20 ms frames, 16-bit
+    return fmt
+
+
+class _Listener(pj.AudioMediaPort):
+    """Receives the conference bridge's frames. Called on the media clock thread, so it only
+    queues bytes; the agent's main thread judges them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames: collections.deque[bytes] = collections.deque(maxlen=500)
+
+    def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2's name
+        self.frames.append(bytes(frame.buf))
+
+
+class LegAudio:
+    """Our tone out to the call, the call's audio into a tone tracker for the far tone."""
+
+    def __init__(self, clock_rate: int, tone_hz: float, far_tone_hz: float) -> None:
+        self.clock_rate = clock_rate
+        self.tone = pj.ToneGenerator()
+        self.tone.createToneGenerator(clock_rate, 1)
+        desc = pj.ToneDesc()
+        desc.freq1, desc.freq2, desc.on_msec, desc.off_msec, desc.volume = int(tone_hz), 0, 10000, 0, 0
+        tones = pj.ToneDescVector()
+        tones.append(desc)
+        self.tone.play(tones, True)  # loop: a continuous tone
+        self.listener = _Listener()
+        self.listener.createPort(f"listen-{far_tone_hz:.0f}", _audio_format(clock_rate))
+        self.tracker = ToneTracker(far_tone_hz)
+        self.connected = False
+
+    def connect(self, call_audio: pj.AudioMedia) -> None:
+        self.tone.startTransmit(call_audio)
+        call_audio.startTransmit(self.listener)
+        self.connected = True
+
+    def judge(self) -> dict:
+        """Feed what arrived since the last call into the tracker; report the verdict."""
+        while self.listener.frames:
+            self.tracker.feed(self.listener.frames.popleft(), self.clock_rate)
+        verdict = self.tracker.verdict()
+        return {
+            "hz": self.tracker.freq_hz if hasattr(self.tracker, "freq_hz") else None,
+            "present": verdict.present,
+            "level_dbfs": round(verdict.level_dbfs, 1),
+            "ratio": round(verdict.tone_ratio, 3),
+        }
+
+
+def stream_figures(call: pj.Call) -> dict | None:
+    """RTP counters of the call's audio stream, both directions; None when there is no stream."""
+    try:
+        info = call.getInfo()
+        index = next(
+            (m.index for m in info.media if m.type == pj.PJMEDIA_TYPE_AUDIO and m.status == pj.PJSUA_CALL_MEDIA_ACTIVE),
+            None,
+        )
+        if index is None:
+            return None
+        stat = call.getStreamStat(index).rtcp
+        stream = call.getStreamInfo(index)
+        audio = call.getAudioMedia(index)
+        transport = call.getMedTransportInfo(index)
+    except pj.Error:
+        return None
+    return {
+        "codec": f"{stream.codecName}/{stream.codecClockRate}",
+        "local_rtp": getattr(transport, "localRtpName", ""),
+        "remote_rtp": stream.remoteRtpAddress,
+        "rx": {
+            "pkt": stat.rxStat.pkt, "bytes": stat.rxStat.bytes, "loss": stat.rxStat.loss,
+            "jitter_ms": round(stat.rxStat.jitterUsec.mean / 1000, 2),
+        },
+        "tx": {"pkt": stat.txStat.pkt, "bytes": stat.txStat.bytes, "loss": stat.txStat.loss},
+        # 0..255 levels of the conference port: what we hear from the far end / what we send
+        "level_rx": audio.getRxLevel(),
+        "level_tx": audio.getTxLevel(),
+    }

@@ -1,0 +1,167 @@
+"""The two end parties: the PSTN (callers and callees on the carrier's network) and the
+customer's PBX (behind its firewall). Both answer what reaches them with their own test tone,
+listen for the far end's tone, and place calls when the app asks."""
+
+from __future__ import annotations
+
+import pjsua2 as pj
+
+from .. import firewall
+from ..tone import PBX_TONE_HZ, PSTN_TONE_HZ
+from .base import Agent, LegCall
+from .media import LegAudio
+from .runtime import Runtime, account_config
+
+RING_S = 0.05  # how long an end party rings before it answers
+
+
+class _Line(pj.Account):
+    """A pjsua2 account = one address the party answers on."""
+
+    def __init__(self, party: EndParty, ip: str, port: int) -> None:
+        super().__init__()
+        self.party, self.ip, self.port = party, ip, port
+        self.transport_id = -1
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802 - pjsua2's name
+        self.party.on_incoming(self, prm)
+
+
+class EndParty(Agent):
+    tone_hz = 0.0
+    far_tone_hz = 0.0
+
+    def __init__(self, runtime: Runtime, config: dict) -> None:
+        super().__init__(runtime)
+        self.port = int(config["port"])
+        self.lines: dict[str, _Line] = {}
+        for ip in self.addresses(config):
+            line = _Line(self, ip, self.port)
+            line.transport_id = runtime.add_account(line, ip, self.port, user=self.role)
+            self.lines[ip] = line
+
+    def addresses(self, config: dict) -> list[str]:
+        return [config["ip"]]
+
+    def on_incoming(self, line: _Line, prm: pj.OnIncomingCallParam) -> None:
+        call = self.track(LegCall(self, line, prm.callId))
+        call.sip_call_id = call.getInfo().callIdString
+        self.emit("incoming", sip_call_id=call.sip_call_id, src=prm.rdata.srcAddress, line=line.ip)
+        if self.free_slots() < 0:
+            self.hang_up(call, 486, "Busy Here")
+            return
+        ringing = pj.CallOpParam(True)
+        ringing.statusCode = 180
+        call.answer(ringing)
+        self.runtime.later(RING_S, lambda: self._answer(call))
+
+    def _answer(self, call: LegCall) -> None:
+        if call.ended:
+            return
+        ok = pj.CallOpParam(True)
+        ok.statusCode = 200
+        call.answer(ok)
+
+    def on_media_active(self, call: LegCall) -> None:
+        if call.audio is None:
+            call.audio = LegAudio(self.runtime.clock_rate, self.tone_hz, self.far_tone_hz)
+        if call.audio_media is not None:
+            call.audio.connect(call.audio_media)
+
+    def dial(self, line: _Line, command: dict, headers: list[tuple[str, str]] = ()) -> LegCall | None:
+        """INVITE sip:<to>@<via> from `line`; the app names the call with command['ref']."""
+        call = self.track(LegCall(self, line, ref=command["ref"]))
+        prm = pj.CallOpParam(True)
+        caller = command.get("from_number") or self.role
+        prm.txOption.localUri = f"sip:{caller}@{line.ip}:{line.port}"
+        for name, value in headers:
+            header = pj.SipHeader()
+            header.hName, header.hValue = name, value
+            prm.txOption.headers.append(header)
+        try:
+            call.makeCall(f"sip:{command['to']}@{command['via']}", prm)
+        except pj.Error as error:
+            call.ended = True
+            self.release(call)
+            self.emit("call", ref=command["ref"], sip_call_id="", state="disconnected", code=500,
+                      reason=f"could not place the call: {error.info()}", setup_ms=None)
+            return None
+        call.sip_call_id = call.getInfo().callIdString
+        self.call_event(call)
+        return call
+
+
+class PstnAgent(EndParty):
+    """The carrier's PSTN side: dials the customer's numbers, answers calls the carrier
+    delivers. Trusted by the gateway by its address (it is the carrier's own network)."""
+
+    role = "pstn"
+    tone_hz = PSTN_TONE_HZ
+    far_tone_hz = PBX_TONE_HZ
+
+    def cmd_dial(self, command: dict) -> None:
+        self.dial(next(iter(self.lines.values())), command)
+
+
+class PbxAgent(EndParty):
+    """The customer's third-party PBX. Its static address is an endpoint address (IP-based
+    auth); its roaming address is not, so proxy and header auth can be seen at work. A BPF
+    socket filter on its sockets is its firewall."""
+
+    role = "pbx"
+    tone_hz = PBX_TONE_HZ
+    far_tone_hz = PSTN_TONE_HZ
+
+    def __init__(self, runtime: Runtime, config: dict) -> None:
+        self.static_ip = config["ip"]
+        self.roaming_ip = config["roaming_ip"]
+        self.allowed = {"sip": [], "rtp": []}  # default deny until the app sends the rules
+        super().__init__(runtime, config)
+        self.apply_firewall()
+
+    def addresses(self, config: dict) -> list[str]:
+        return [config["ip"], config["roaming_ip"]]
+
+    # -- firewall
+
+    def cmd_firewall(self, command: dict) -> None:
+        self.allowed = {"sip": list(command["sip"]), "rtp": list(command["rtp"])}
+        self.apply_firewall()
+
+    def apply_firewall(self) -> None:
+        """(Re)attach the filters to every socket on our addresses: the SIP socket gets the SIP
+        rules, RTP/RTCP sockets the RTP rules. New calls open new RTP sockets, so this runs again
+        whenever a call starts."""
+        programs = {p: firewall.filter_program(cidrs) for p, cidrs in self.allowed.items()}
+        filtered = 0
+        for ip in (self.static_ip, self.roaming_ip):
+            for sock, port in firewall.sockets_bound_to(ip):
+                with sock:
+                    firewall.attach_filter(sock, programs["sip" if port == self.port else "rtp"])
+                filtered += 1
+        self.emit("firewall", sip=self.allowed["sip"], rtp=self.allowed["rtp"], sockets=filtered)
+
+    def on_incoming(self, line: _Line, prm: pj.OnIncomingCallParam) -> None:
+        self.apply_firewall()  # this call's RTP sockets exist now; filter them before media flows
+        super().on_incoming(line, prm)
+
+    # -- outbound calls, by the seed's three methods
+
+    def cmd_dial(self, command: dict) -> None:
+        auth = command.get("auth", "ip")
+        line = self.lines[self.static_ip if auth == "ip" else self.roaming_ip]
+        headers: list[tuple[str, str]] = []
+        credentials: tuple[tuple[str, str], ...] = ()
+        if auth == "proxy":
+            credentials = ((command["endpoint_sid"], command["voip_token"]),)
+        elif auth == "header":
+            # The seed's security note: header auth puts the token in the INVITE in clear text.
+            if command.get("endpoint_sid") is not None:
+                headers.append(("X-Auth-EndpointSid", command["endpoint_sid"]))
+            if command.get("voip_token") is not None:
+                headers.append(("X-Auth-VoipToken", command["voip_token"]))
+        # Credentials belong to the account: set them for this call (calls are placed one by one).
+        line.modify(account_config(line.ip, line.port, self.role, line.transport_id, credentials))
+        call = self.dial(line, command, headers)
+        if call is not None:
+            self.apply_firewall()

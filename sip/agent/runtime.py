@@ -1,0 +1,223 @@
+"""The agent process's runtime: one pjsua2 Endpoint owned by the main thread.
+
+Threading rules (measured on this machine, see docs/DESIGN.md):
+- pjsua runs with threadCnt=0 and the main thread polls libHandleEvents; every pjsua2 call
+  and every SIP callback happens on that thread. Commands arrive on stdin through a reader
+  thread that only queues them, never touches pjsua2.
+- The conference bridge's clock thread calls AudioMediaPort callbacks; those only append
+  bytes to a deque that the main thread drains.
+- A pjsua2 Call object is released only after its call is DISCONNECTED and outside its own
+  callback (a stale Call, when collected, hangs up whatever call reuses its slot).
+- stdout is the event channel: fd 1 is moved aside at start so that anything the C library
+  prints lands on stderr instead of corrupting the JSON lines.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import itertools
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+import pjsua2 as pj
+
+from ..pjlog import parse_log_entry
+
+CODECS_CARRIER = ("PCMU/8000/1", "PCMA/8000/1")  # what a carrier offers, in order
+LOG_LEVEL_WHOLE_MESSAGES = 4
+CALL_SLOTS = 4  # what this pjsua2 wheel allows per process, whatever maxCalls says
+
+
+def claim_stdout() -> TextIO:
+    """Keep the real stdout for events; send fd 1 (C-level prints) to stderr."""
+    events = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return events
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when the app dies, however it dies."""
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+class Emitter:
+    """Writes one JSON event per line; safe from any thread."""
+
+    def __init__(self, stream: TextIO, role: str) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self.role = role
+
+    def __call__(self, ev: str, **fields: object) -> None:
+        line = json.dumps({"ev": ev, "t": time.time(), **fields}, default=str)
+        with self._lock:
+            try:
+                self._stream.write(line + "\n")
+            except (BrokenPipeError, ValueError):
+                os._exit(0)  # the app is gone: nothing left to report to
+
+
+class _CaptureWriter(pj.LogWriter):
+    """Turns pjsua's whole-message log entries into 'sip' events."""
+
+    def __init__(self, emit: Emitter) -> None:
+        super().__init__()
+        self._emit = emit
+
+    def write(self, entry: pj.LogEntry) -> None:
+        wire = parse_log_entry(entry.msg)
+        if wire is not None:
+            self._emit(
+                "sip", dir=wire.direction, remote=f"{wire.remote_ip}:{wire.remote_port}", text=wire.text
+            )
+
+
+class Runtime:
+    """Owns the Endpoint, the command queue and a timer heap; `run()` is the main loop."""
+
+    def __init__(self, emit: Emitter, *, codecs: tuple[str, ...] = CODECS_CARRIER, clock_rate: int = 16000) -> None:
+        self.emit = emit
+        self.commands: queue.Queue[dict | None] = queue.Queue()
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._timer_ids = itertools.count()
+        self._posted: list[Callable[[], None]] = []
+        self.stopping = False
+        self.ep = pj.Endpoint()
+        self.ep.libCreate()
+        config = pj.EpConfig()
+        config.uaConfig.threadCnt = 0
+        config.uaConfig.mainThreadOnly = False
+        config.uaConfig.userAgent = f"trunklab-{emit.role}"
+        config.logConfig.level = LOG_LEVEL_WHOLE_MESSAGES
+        config.logConfig.consoleLevel = LOG_LEVEL_WHOLE_MESSAGES  # the writer only sees entries up to this
+        config.logConfig.decor = 0
+        self._writer = _CaptureWriter(emit)
+        config.logConfig.writer = self._writer
+        config.medConfig.clockRate = clock_rate
+        config.medConfig.noVad = True  # keep RTP flowing so packet counters mean something
+        self.ep.libInit(config)
+        self.ep.audDevManager().setNullDev()
+        for info in self.ep.codecEnum2():
+            self.ep.codecSetPriority(info.codecId, 0)  # 0 disables: only the codecs we list are offered
+        for rank, codec in enumerate(codecs):
+            self.ep.codecSetPriority(codec, 255 - rank)
+        self.ep.libStart()
+        self.clock_rate = clock_rate
+
+    # ----------------------------------------------------------------- scheduling
+
+    def post(self, action: Callable[[], None]) -> None:
+        """Run action on the next loop turn, outside the current pjsua callback."""
+        self._posted.append(action)
+
+    def later(self, delay_s: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._timers, (time.monotonic() + delay_s, next(self._timer_ids), action))
+
+    def every(self, period_s: float, action: Callable[[], None]) -> None:
+        def tick() -> None:
+            action()
+            self.later(period_s, tick)
+
+        self.later(period_s, tick)
+
+    def start_stdin_reader(self) -> None:
+        def read() -> None:
+            for line in sys.stdin:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    self.commands.put(json.loads(line))
+                except json.JSONDecodeError:
+                    self.emit("error", message=f"unreadable command: {line[:200]}")
+            self.commands.put(None)  # EOF: the app closed our stdin (or died)
+
+        threading.Thread(target=read, name="stdin-reader", daemon=True).start()
+
+    def run(self, handle_command: Callable[[dict], None]) -> None:
+        while not self.stopping:
+            self.ep.libHandleEvents(10)
+            self._run_posted()
+            now = time.monotonic()
+            while self._timers and self._timers[0][0] <= now:
+                _, _, action = heapq.heappop(self._timers)
+                self._guard(action)
+            while True:
+                try:
+                    command = self.commands.get_nowait()
+                except queue.Empty:
+                    break
+                if command is None or command.get("cmd") == "quit":
+                    self.stopping = True
+                    break
+                self._guard(lambda c=command: handle_command(c))
+
+    def _run_posted(self) -> None:
+        while self._posted:
+            posted, self._posted = self._posted, []
+            for action in posted:
+                self._guard(action)
+
+    def _guard(self, action: Callable[[], None]) -> None:
+        """A Python error in one action is reported, and the agent goes on."""
+        try:
+            action()
+        except Exception as error:  # noqa: BLE001 - the agent must outlive a bad command
+            self.emit("error", message=f"{type(error).__name__}: {error}")
+
+    # ----------------------------------------------------------------- transports and accounts
+
+    def add_account(self, account: pj.Account, ip: str, port: int, user: str) -> int:
+        """A UDP transport bound to ip:port and an account using it; returns the transport id."""
+        transport = pj.TransportConfig()
+        transport.boundAddress = ip
+        transport.publicAddress = ip
+        transport.port = port
+        transport_id = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+        account.create(account_config(ip, port, user, transport_id))
+        return transport_id
+
+    def shutdown(self, release: Callable[[], None]) -> None:
+        """Hang up, let the BYEs go out, drop every pjsua2 object, then destroy the library."""
+        self.ep.hangupAllCalls()
+        end = time.monotonic() + 0.3
+        while time.monotonic() < end:
+            self.ep.libHandleEvents(10)
+            self._run_posted()
+        release()
+        gc.collect()
+        self.ep.libDestroy()
+
+
+RTP_PORT, RTP_PORT_RANGE = 4000, 200  # per address: every party has its own loopback IP
+
+
+def account_config(
+    ip: str, port: int, user: str, transport_id: int, credentials: tuple[tuple[str, str], ...] = ()
+) -> pj.AccountConfig:
+    """SIP on transport_id, RTP bound to the same ip; digest credentials (username, password)
+    answer 401/407 challenges by themselves."""
+    config = pj.AccountConfig()
+    config.idUri = f"sip:{user}@{ip}:{port}"
+    config.sipConfig.transportId = transport_id
+    for username, password in credentials:
+        config.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", username, 0, password))
+    media = config.mediaConfig.transportConfig
+    media.boundAddress = media.publicAddress = ip
+    media.port, media.portRange = RTP_PORT, RTP_PORT_RANGE
+    return config

@@ -1,0 +1,295 @@
+"""The lab: the store's account brought to life as agents, and calls placed through them.
+
+This is the imperative shell around the pure core. It starts one agent per System Gateway
+address, a PSTN agent and a PBX agent (sip/supervisor.py), pushes the account to them at start
+and after every committed change, folds their events into calls (sip/calls.py), writes each
+finished call to the store as a CDR with its ladder, and tells listeners (the UI, `serve`)
+about everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from collections.abc import Callable
+
+from store import Store
+from store.records import Account, CallRecord, SipMessageRecord, account_to_wire
+
+from .calls import CallBook, LabCall
+from .routing import allowed_sources
+from .supervisor import AgentSpec, Supervisor
+
+Listener = Callable[[str, dict], None]
+
+
+class LabError(RuntimeError):
+    """A request the lab cannot carry out (no such number, no such address, agent down)."""
+
+
+def agent_specs(account: Account, *, b_leg_timeout_s: float = 4.0) -> list[AgentSpec]:
+    secret = os.urandom(16).hex()  # digest nonces: shared by the gateway processes of this lab
+    specs = [
+        AgentSpec(f"gateway {a.ip}", "gateway",
+                  {"ip": a.ip, "port": a.port, "nonce_secret": secret, "b_leg_timeout_s": b_leg_timeout_s})
+        for a in account.system_gateway.addresses
+    ]
+    pstn, pbx, roaming = account.party("pstn"), account.party("pbx"), account.party("pbx_roaming")
+    specs.append(AgentSpec("pstn", "pstn", {"ip": pstn.ip, "port": pstn.port}))
+    specs.append(AgentSpec("pbx", "pbx", {"ip": pbx.ip, "roaming_ip": roaming.ip, "port": pbx.port}))
+    return specs
+
+
+class Lab:
+    def __init__(self, store: Store, *, b_leg_timeout_s: float = 4.0) -> None:
+        self.store = store
+        self.b_leg_timeout_s = b_leg_timeout_s
+        self.account: Account | None = None
+        self.book = CallBook()
+        self.supervisor: Supervisor | None = None
+        self._listeners: list[Listener] = []
+        self._refs = itertools.count(1)
+        self._via_turn = itertools.count()
+        self._addresses: dict[str, str] = {}  # agent name -> its main ip:port
+        self._unsubscribe: Callable[[], None] | None = None
+        self._push_task: asyncio.Task | None = None
+        self._waiters: list[asyncio.Future] = []
+        self._saved: set[str] = set()
+        self._save_tasks: set[asyncio.Task] = set()
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self) -> None:
+        self.account = await self.store.account()
+        specs = agent_specs(self.account, b_leg_timeout_s=self.b_leg_timeout_s)
+        for spec in specs:
+            self._addresses[spec.name] = f"{spec.config['ip']}:{spec.config['port']}"
+        self._refresh_book()
+        self.supervisor = Supervisor(specs, self._on_agent_event, on_up=self._configure_agent)
+        self._unsubscribe = self.store.subscribe(self._account_changed)
+        await self.supervisor.start()
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.supervisor is not None:
+            await self.supervisor.stop()
+        if self._save_tasks:
+            await asyncio.gather(*self._save_tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> Lab:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    @property
+    def gateway_addresses(self) -> list[str]:
+        return [f"{a.ip}:{a.port}" for a in self.account.system_gateway.addresses]
+
+    @property
+    def agent_states(self) -> dict[str, str]:
+        return self.supervisor.states if self.supervisor else {}
+
+    # ------------------------------------------------------------------ configuration
+
+    def _refresh_book(self) -> None:
+        pbx, roaming = self.account.party("pbx"), self.account.party("pbx_roaming")
+        self.book.pbx_addresses = {f"{pbx.ip}:{pbx.port}", f"{roaming.ip}:{roaming.port}"}
+        self.book.firewall = self.account.firewall_rules
+
+    async def _configure_agent(self, name: str) -> None:
+        """Send an agent what it needs to know of the account (at start and after a restart)."""
+        if name.startswith("gateway"):
+            await self.supervisor.send(name, {"cmd": "configure", "account": account_to_wire(self.account)})
+        elif name == "pbx":
+            rules = self.account.firewall_rules
+            await self.supervisor.send(
+                name, {"cmd": "firewall", "sip": list(allowed_sources(rules, "sip")),
+                       "rtp": list(allowed_sources(rules, "rtp"))},
+            )
+
+    def _account_changed(self) -> None:
+        if self._push_task is None or self._push_task.done():
+            self._push_task = asyncio.get_running_loop().create_task(self._push_account())
+
+    async def _push_account(self) -> None:
+        self.account = await self.store.account()
+        self._refresh_book()
+        for name in self.supervisor.states:
+            await self._configure_agent(name)
+        self._notify("lab", {"ev": "account", "t": time.time()})
+
+    # ------------------------------------------------------------------ events
+
+    def _on_agent_event(self, name: str, event: dict) -> None:
+        call = self.book.apply(name.split()[0], self._addresses.get(name, ""), event)
+        if event.get("ev") == "agent" and event.get("state") == "crashed":
+            self._fail_calls_of(name, event)
+        self._notify(name, event)
+        if call is not None:
+            if call.finished and not call.external and call.ref not in self._saved:
+                self._saved.add(call.ref)
+                task = asyncio.get_running_loop().create_task(self._save(call))
+                self._save_tasks.add(task)
+                task.add_done_callback(self._save_tasks.discard)
+            self._wake()
+
+    def _fail_calls_of(self, name: str, event: dict) -> None:
+        """An agent died: its calls in flight end as failed, with the reason."""
+        role = name.split()[0]
+        address = self._addresses.get(name, "")
+        for call in list(self.book.calls.values()):
+            if call.finished:
+                continue
+            involved = any(m.agent == role and (role != "gateway" or address in (m.src, m.dst)) for m in call.messages)
+            if involved:
+                call.state = "failed" if call.answered_at is None else "ended"
+                call.ended_at = event["t"]
+                call.final_code = call.final_code if call.answered_at else 503
+                call.final_reason = call.final_reason if call.answered_at else "Service Unavailable"
+                call.notes.append(f"{name} {event['reason']} during the call; the supervisor restarts it")
+                self._notify("lab", {"ev": "call_failed", "ref": call.ref, "t": event["t"]})
+        self._wake()
+
+    def _notify(self, source: str, event: dict) -> None:
+        for listener in list(self._listeners):
+            listener(source, event)
+
+    def _wake(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until predicate() holds (re-checked after every event), or the timeout."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, min(remaining, 0.25))
+            except TimeoutError:
+                pass
+            finally:
+                self._waiters.remove(waiter)
+        return True
+
+    async def _save(self, call: LabCall) -> None:
+        await asyncio.sleep(0.3)  # let the last messages of the call (BYE/200) arrive
+        await self.store.record_call(call_record(call))
+
+    # ------------------------------------------------------------------ placing calls
+
+    def _new_ref(self) -> str:
+        return f"c{next(self._refs)}"
+
+    def _gateway_named(self, via: str | None) -> str:
+        addresses = self.gateway_addresses
+        if via is None:
+            return addresses[next(self._via_turn) % len(addresses)]  # spread calls over the gateways
+        wanted = via if ":" in via else f"{via}:{self.account.system_gateway.addresses[0].port}"
+        if wanted not in addresses:
+            raise LabError(f"{via} is not a System Gateway address (those are {', '.join(addresses)})")
+        return wanted
+
+    async def place_inbound(self, to: str, *, via: str | None = None, from_number: str = "14155550123") -> LabCall:
+        """The PSTN dials `to` at a System Gateway address (seed: "Receiving Calls")."""
+        gateway = self._gateway_named(via)
+        ref = self._new_ref()
+        call = self.book.open(ref, direction="inbound", to_number=to, from_number=from_number,
+                              gateway=gateway, started_at=time.time())
+        await self._send("pstn", {"cmd": "dial", "ref": ref, "to": to, "via": gateway, "from_number": from_number})
+        return call
+
+    async def place_outbound(
+        self,
+        to: str,
+        *,
+        auth: str = "ip",
+        via: str | None = None,
+        endpoint_sid: str | None = None,
+        voip_token: str | None = None,
+        omit_header: str | None = None,
+    ) -> LabCall:
+        """The PBX places a call to `to` (seed: "Placing Calls"), authenticated by `auth`:
+        'ip' from its static address, 'proxy' or 'header' from its roaming address with the
+        endpoint SID and VoIP token (the real ones unless overridden, to practise failures)."""
+        if auth not in ("ip", "proxy", "header"):
+            raise LabError(f"auth must be ip, proxy or header, not {auth!r}")
+        gateway = self._gateway_named(via)
+        endpoint = self._pbx_endpoint()
+        sid = endpoint_sid if endpoint_sid is not None else endpoint.endpoint_sid
+        token = voip_token if voip_token is not None else endpoint.voip_token
+        command = {"cmd": "dial", "ref": self._new_ref(), "to": to, "via": gateway, "auth": auth,
+                   "endpoint_sid": sid, "voip_token": token, "from_number": self._pbx_caller_id()}
+        if omit_header == "X-Auth-VoipToken":
+            command["voip_token"] = None
+        elif omit_header == "X-Auth-EndpointSid":
+            command["endpoint_sid"] = None
+        call = self.book.open(command["ref"], direction="outbound", to_number=to, from_number=command["from_number"],
+                              gateway=gateway, started_at=time.time())
+        await self._send("pbx", command)
+        return call
+
+    def _pbx_endpoint(self):
+        """The third-party endpoint whose address is the PBX's static address."""
+        pbx = self.account.party("pbx")
+        for endpoint in self.account.third_party_endpoints:
+            if any(a.ip == pbx.ip for a in endpoint.addresses):
+                return endpoint
+        if self.account.third_party_endpoints:
+            return self.account.third_party_endpoints[0]
+        raise LabError("the account has no third-party endpoint for the PBX")
+
+    def _pbx_caller_id(self) -> str:
+        endpoint = self._pbx_endpoint()
+        numbers = self.account.assigned_phonenumbers(endpoint.endpoint_sid)
+        return numbers[0].phonenumber if numbers else "pbx"
+
+    async def _send(self, agent: str, command: dict) -> None:
+        if not await self.supervisor.send(agent, command):
+            raise LabError(f"the {agent} agent is not up ({self.supervisor.states.get(agent, 'unknown')})")
+
+    async def hangup(self, ref: str) -> None:
+        call = self.book.calls.get(ref)
+        if call is None or call.finished:
+            return
+        caller = "pstn" if call.direction == "inbound" else "pbx"
+        await self.supervisor.send(caller, {"cmd": "hangup", "ref": ref})
+
+    async def run_call(self, call: LabCall, *, hold_s: float = 2.0, answer_timeout_s: float = 12.0) -> LabCall:
+        """Wait for the call to be answered or fail, hold it, hang up, wait for the end."""
+        await self.wait_until(lambda: call.state in ("answered", "ended", "failed"), answer_timeout_s)
+        if call.state == "answered":
+            await asyncio.sleep(hold_s)
+            await self.hangup(call.ref)
+        elif not call.finished:
+            await self.hangup(call.ref)  # cancel a call nobody answered
+        await self.wait_until(lambda: call.finished, 10.0)
+        return call
+
+
+def call_record(call: LabCall) -> CallRecord:
+    """A finished lab call as the store's CDR."""
+    return CallRecord(
+        started_at=call.started_at, direction=call.direction or "inbound", from_number=call.from_number,
+        to_number=call.to_number, gateway_address=call.gateway, endpoint_sid=call.endpoint_sid or None,
+        auth_method=call.auth_method, final_code=call.final_code, final_reason=call.final_reason,
+        setup_ms=call.setup_ms, duration_s=call.duration_s,
+        rtp={f"{agent} {sip_call_id}": leg.figures for (agent, sip_call_id), leg in call.legs.items()},
+        audio_verdict=dict(call.heard),
+        messages=tuple(
+            SipMessageRecord(m.t, m.agent, m.event, m.src, m.dst, m.sip_call_id, m.first_line, m.text)
+            for m in call.messages
+        ),
+    )
