@@ -58,6 +58,7 @@ class Lab:
         self._waiters: list[asyncio.Future] = []
         self._saved: set[str] = set()
         self._save_tasks: set[asyncio.Task] = set()
+        self._configured: set[str] = set()  # agents that acknowledged their configuration
 
     # ------------------------------------------------------------------ life cycle
 
@@ -70,6 +71,9 @@ class Lab:
         self.supervisor = Supervisor(specs, self._on_agent_event, on_up=self._configure_agent)
         self._unsubscribe = self.store.subscribe(self._account_changed)
         await self.supervisor.start()
+        # Up is not enough: a gateway without the account answers 503. Wait for each to confirm.
+        if not await self.wait_until(lambda: self._configured >= set(self._addresses), 10.0):
+            raise LabError(f"agents not configured: {sorted(set(self._addresses) - self._configured)}")
 
     async def stop(self) -> None:
         if self._unsubscribe is not None:
@@ -129,6 +133,11 @@ class Lab:
     # ------------------------------------------------------------------ events
 
     def _on_agent_event(self, name: str, event: dict) -> None:
+        kind = event.get("ev")
+        if kind == "ready":  # a (re)started agent must be configured again; the PSTN needs nothing
+            (self._configured.add if name == "pstn" else self._configured.discard)(name)
+        elif kind in ("configured", "firewall"):
+            self._configured.add(name)
         call = self.book.apply(name.split()[0], self._addresses.get(name, ""), event)
         if event.get("ev") == "agent" and event.get("state") == "crashed":
             self._fail_calls_of(name, event)

@@ -55,6 +55,8 @@ class _Agent:
 
 
 class Supervisor:
+    spawned_pids: set[int] = set()  # every agent process any supervisor started (for leak checks)
+
     def __init__(
         self,
         specs: list[AgentSpec],
@@ -137,6 +139,7 @@ class Supervisor:
             limit=4 * 1024 * 1024,  # one event line carries a whole SIP message
         )
         agent.started_at = time.monotonic()
+        Supervisor.spawned_pids.add(agent.process.pid)
         agent.tasks = [
             asyncio.create_task(self._read_events(agent, agent.process)),
             asyncio.create_task(self._read_stderr(agent, agent.process)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 
 import pjsua2 as pj
 
@@ -51,7 +52,10 @@ class LegCall(pj.Call):
             self.ended = True
         self.agent.on_call_state(self)
         if self.ended:
-            self.agent.runtime.post(lambda: self.agent.release(self))
+            # Drop every reference now, inside the DISCONNECTED callback, while pjsua still
+            # owns this slot: pjsua2's Call destructor hangs up "its" slot id, and once this
+            # callback returns the slot may go to the next call. Timers hold weak references.
+            self.agent.forget(self)
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
         info = self.getInfo()
@@ -82,10 +86,22 @@ class Agent:
         self.calls.append(call)
         return call
 
-    def release(self, call: LegCall) -> None:
-        """Drop our reference once pjsua has finished with the call (runs outside callbacks)."""
+    def forget(self, call: LegCall) -> None:
+        """Drop our references to a call whose DISCONNECTED callback is running."""
         if call in self.calls:
             self.calls.remove(call)
+
+    def later_for(self, call: LegCall, delay_s: float, action) -> None:
+        """Run action(call) after delay_s if the call still exists (a timer must not keep a
+        Call object alive past its slot, see LegCall.onCallState)."""
+        weak = weakref.ref(call)
+
+        def fire() -> None:
+            target = weak()
+            if target is not None and not target.ended:
+                action(target)
+
+        self.runtime.later(delay_s, fire)
 
     def live_calls(self) -> list[LegCall]:
         return [c for c in self.calls if not c.ended]

@@ -30,7 +30,7 @@ from .runtime import Runtime
 
 @dataclass
 class Bridge:
-    a: LegCall
+    a: LegCall | None  # None once the A leg is gone
     targets: list[tuple[str, int]]  # (ip, port) still to try, in order
     dialled: str
     caller: str
@@ -92,7 +92,9 @@ class GatewayAgent(Agent):
             return {"status": 400, "reason": "Bad Request", "cause": str(error)}
         dialled = uri_user(message.request_uri or "")
         caller = uri_user(message.header("From") or "") or "anonymous"
-        if self.free_slots() < 1:  # this A leg holds a slot; its B leg needs one more
+        # This A leg holds a slot already; its B leg needs one more, and so does every accepted
+        # call whose B leg is not placed yet.
+        if self.free_slots() - sum(1 for br in self.bridges if br.b is None) < 1:
             return {"status": 503, "reason": "Service Unavailable",
                     "cause": f"gateway {self.ip} is at capacity (2 bridged calls per address)"}
         pstn = self.account.party("pstn")
@@ -143,7 +145,7 @@ class GatewayAgent(Agent):
     # ------------------------------------------------------------------ the B leg
 
     def _next_target(self, bridge: Bridge) -> None:
-        if bridge.a.ended:
+        if bridge.a is None or bridge.a.ended:
             self._forget(bridge)
             return
         if not bridge.targets:
@@ -163,15 +165,16 @@ class GatewayAgent(Agent):
             b.makeCall(f"sip:{bridge.dialled}@{ip}:{port}", prm)
         except pj.Error as error:
             b.ended = True
+            self.forget(b)
             bridge.tried.append({"target": f"{ip}:{port}", "code": 503, "reason": error.info()})
             self.runtime.post(lambda: self._next_target(bridge))
             return
         b.sip_call_id = b.getInfo().callIdString
         self.emit("bridge", a=bridge.a.sip_call_id, b=b.sip_call_id, target=f"{ip}:{port}")
-        self.runtime.later(self.b_leg_timeout_s, lambda: self._b_timeout(bridge, b))
+        self.later_for(b, self.b_leg_timeout_s, lambda leg: self._b_timeout(bridge, leg))
 
     def _b_timeout(self, bridge: Bridge, b: LegCall) -> None:
-        if b.ended or b.confirmed_at is not None or bridge.b is not b:
+        if b.confirmed_at is not None or bridge.b is not b or bridge.a is None:
             return
         bridge.tried.append({"target": b.getInfo().remoteUri, "code": 408, "reason": "Request Timeout"})
         self.emit("b_timeout", a=bridge.a.sip_call_id, b=b.sip_call_id, after_s=self.b_leg_timeout_s)
@@ -189,6 +192,8 @@ class GatewayAgent(Agent):
             if call.ended:
                 self._forget(bridge)
             return
+        if bridge.a is None:
+            return
         # a B leg
         if call.state == "early" and bridge.a.state == "incoming":
             ringing = pj.CallOpParam(True)
@@ -202,15 +207,14 @@ class GatewayAgent(Agent):
             if bridge.bridged or bridge.a.state in ("confirmed", "connecting"):
                 self.hang_up(bridge.a)  # the far end hung up: end the call
                 self._forget(bridge)
-            elif not getattr(call, "timed_out", False):
-                bridge.tried.append({"target": "", "code": call.code, "reason": call.reason})
-                self.runtime.post(lambda: self._next_target(bridge))
-            else:
+            else:  # this target failed: try the next one (a timeout was recorded already)
+                if not getattr(call, "timed_out", False):
+                    bridge.tried.append({"target": "", "code": call.code, "reason": call.reason})
                 self.runtime.post(lambda: self._next_target(bridge))
 
     def on_media_active(self, call: LegCall) -> None:
         bridge = self._bridge_of(call)
-        if bridge is None or bridge.bridged or bridge.b is None:
+        if bridge is None or bridge.bridged or bridge.a is None or bridge.b is None:
             return
         a_audio, b_audio = bridge.a.audio_media, bridge.b.audio_media
         if a_audio is not None and b_audio is not None:
@@ -225,3 +229,12 @@ class GatewayAgent(Agent):
     def _forget(self, bridge: Bridge) -> None:
         if bridge in self.bridges:
             self.bridges.remove(bridge)
+        bridge.a = bridge.b = None  # a pending timer may still hold the bridge: not the legs
+
+    def forget(self, call: LegCall) -> None:
+        super().forget(call)
+        for bridge in self.bridges:  # no Bridge may keep a finished leg alive
+            if bridge.a is call:
+                bridge.a = None
+            if bridge.b is call:
+                bridge.b = None

@@ -26,7 +26,13 @@ class _Listener(pj.AudioMediaPort):
         self.frames: collections.deque[bytes] = collections.deque(maxlen=500)
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2's name
-        self.frames.append(bytes(frame.buf))
+        # An exception escaping here would keep this port alive past libDestroy (an abort at
+        # exit), so nothing may escape. Type 0 frames are the bridge's empty ticks.
+        try:
+            if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO:
+                self.frames.append(bytes(frame.buf))
+        except Exception:  # noqa: BLE001
+            pass
 
 
 class LegAudio:
@@ -57,7 +63,7 @@ class LegAudio:
             self.tracker.feed(self.listener.frames.popleft(), self.clock_rate)
         verdict = self.tracker.verdict()
         return {
-            "hz": self.tracker.freq_hz if hasattr(self.tracker, "freq_hz") else None,
+            "hz": self.tracker.freq_hz,
             "present": verdict.present,
             "level_dbfs": round(verdict.level_dbfs, 1),
             "ratio": round(verdict.tone_ratio, 3),

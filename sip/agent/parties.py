@@ -53,11 +53,9 @@ class EndParty(Agent):
         ringing = pj.CallOpParam(True)
         ringing.statusCode = 180
         call.answer(ringing)
-        self.runtime.later(RING_S, lambda: self._answer(call))
+        self.later_for(call, RING_S, self._answer)
 
     def _answer(self, call: LegCall) -> None:
-        if call.ended:
-            return
         ok = pj.CallOpParam(True)
         ok.statusCode = 200
         call.answer(ok)
@@ -82,7 +80,7 @@ class EndParty(Agent):
             call.makeCall(f"sip:{command['to']}@{command['via']}", prm)
         except pj.Error as error:
             call.ended = True
-            self.release(call)
+            self.forget(call)
             self.emit("call", ref=command["ref"], sip_call_id="", state="disconnected", code=500,
                       reason=f"could not place the call: {error.info()}", setup_ms=None)
             return None

@@ -177,6 +177,8 @@ class Runtime:
         """A Python error in one action is reported, and the agent goes on."""
         try:
             action()
+        except pj.Error as error:
+            self.emit("error", message=f"pjsua: {error.info()}")
         except Exception as error:  # noqa: BLE001 - the agent must outlive a bad command
             self.emit("error", message=f"{type(error).__name__}: {error}")
 
@@ -201,7 +203,8 @@ class Runtime:
             self._run_posted()
         release()
         gc.collect()
-        self.ep.libDestroy()
+        # The BYEs went out above; skip pjsua's own 1 s wait for network goodbyes.
+        self.ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)
 
 
 RTP_PORT, RTP_PORT_RANGE = 4000, 200  # per address: every party has its own loopback IP
