@@ -1,8 +1,13 @@
 """trunklab: a terminal lab for carrier SIP trunking.
 
-`python app.py` starts the lab on the default account; sub-commands run it headless:
+    python app.py [--db PATH]                              the lab (console UI)
+    python app.py show [--json] [--reveal]                 print the account
+    python app.py serve                                    run the agents, print SIP as it flows
+    python app.py call inbound --to NUMBER [--via ADDR]    the PSTN calls a number through a gateway
+    python app.py call outbound --to NUMBER --auth ip|proxy|header [--token TOKEN]
+    python app.py check [--json]                           the seed's Verification Checklist
 
-    python app.py show [--json] [--reveal] [--db PATH]    print the account
+Every command takes --db PATH (default: $TRUNKLAB_DB, else the user data directory).
 """
 
 from __future__ import annotations
@@ -10,43 +15,173 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
+import time
 
 from store import Store, StoreError, resolve_db_path
 from store.export import account_to_dict, account_to_text
 
+DB_HELP = "SQLite file of the account (default: $TRUNKLAB_DB, else the user data directory)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trunklab", description="A terminal lab for carrier SIP trunking.")
-    db_help = "SQLite file of the account (default: $TRUNKLAB_DB, else the user data directory)"
-    parser.add_argument("--db", metavar="PATH", help=db_help)
-    sub = parser.add_subparsers(dest="command")
+    parser.add_argument("--db", metavar="PATH", help=DB_HELP)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    show = sub.add_parser("show", help="print the account: endpoints, trunk groups, numbers, firewall")
-    show.add_argument("--db", metavar="PATH", help=db_help, default=argparse.SUPPRESS)
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--db", metavar="PATH", help=DB_HELP, default=argparse.SUPPRESS)
+        return p
+
+    show = command("show", "print the account: endpoints, trunk groups, phone numbers, firewall")
     show.add_argument("--json", action="store_true", help="one JSON object instead of text")
     show.add_argument("--reveal", action="store_true", help="print VoIP tokens in clear")
+
+    command("serve", "run the lab's agents until Ctrl-C, printing every SIP message and call event")
+
+    call = command("call", "place one call, hold it a few seconds, print its ladder and audio")
+    call.add_argument("direction", choices=("inbound", "outbound"))
+    call.add_argument("--to", required=True, metavar="NUMBER", help="the number to dial (E.164)")
+    call.add_argument("--via", metavar="ADDRESS", help="the System Gateway address to use")
+    call.add_argument("--auth", choices=("ip", "proxy", "header"), default="ip", help="outbound: how the PBX authenticates")
+    call.add_argument("--token", metavar="TOKEN", help="outbound: send this VoIP token instead of the real one")
+    call.add_argument("--hold", type=float, default=3.0, metavar="SECONDS", help="how long to hold an answered call")
+
+    check = command("check", "run the seed's Verification Checklist end to end")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
 
 
+async def open_store(args: argparse.Namespace) -> Store:
+    return await Store.open(resolve_db_path(args.db))
+
+
+# ---------------------------------------------------------------------------- show
+
 async def cmd_show(args: argparse.Namespace) -> int:
-    async with await Store.open(resolve_db_path(args.db)) as store:
+    async with await open_store(args) as store:
         account = await store.account()
-    if args.json:
+    if getattr(args, "json", False):
         print(json.dumps(account_to_dict(account, reveal=args.reveal), indent=2))
     else:
         print(f"# {store.path}")
-        print(account_to_text(account, reveal=args.reveal))
+        print(account_to_text(account, reveal=getattr(args, "reveal", False)))
     return 0
+
+
+# ---------------------------------------------------------------------------- the live lab
+
+async def with_lab(args: argparse.Namespace, body) -> int:
+    """Open the store, start the agents, run body(lab), and stop every agent whatever happens."""
+    from sip.lab import Lab
+
+    async with await open_store(args) as store:
+        lab = Lab(store)
+        try:
+            await lab.start()
+            return await body(lab)
+        finally:
+            await lab.stop()
+
+
+def print_call(call, account) -> None:
+    from sip.ladder import render_text
+
+    print("\n".join(render_text(call, account)))
+    for note in call.notes:
+        print(f"  note: {note}")
+    for decision in call.decisions:
+        print(f"  gateway {decision.get('src', '')}: {decision.get('cause', '')}")
+    outcome = "answered" if call.answered_at is not None else "failed"
+    setup = f", setup {call.setup_ms:.1f} ms" if call.setup_ms is not None else ""
+    print(f"final: {call.final_code} {call.final_reason} ({outcome}{setup})")
+    if call.answered_at is not None:
+        for (agent, _), leg in sorted(call.legs.items()):
+            f = leg.figures
+            tone = f.get("tone")
+            heard = "" if tone is None else f"  far tone {'HEARD' if call.heard.get(agent) else 'NOT heard'}"
+            leg_name = f"{agent} <-> {f.get('remote_rtp', '?').rpartition(':')[0]}"
+            print(f"  {leg_name:<24} {f.get('codec', '?'):<10} rx {f.get('rx', {}).get('pkt', 0):>4} pkt "
+                  f"loss {f.get('rx', {}).get('loss', 0)}  jitter {f.get('rx', {}).get('jitter_ms', 0)} ms  "
+                  f"tx {f.get('tx', {}).get('pkt', 0):>4} pkt{heard}")
+
+
+async def cmd_call(args: argparse.Namespace) -> int:
+    from sip.lab import LabError
+
+    async def body(lab) -> int:
+        try:
+            if args.direction == "inbound":
+                placed = await lab.place_inbound(args.to, via=args.via)
+            else:
+                placed = await lab.place_outbound(args.to, auth=args.auth, via=args.via, voip_token=args.token)
+        except LabError as error:
+            print(f"trunklab: {error}", file=sys.stderr)
+            return 2
+        call = await lab.run_call(placed, hold_s=args.hold)
+        print_call(call, lab.account)
+        both_ways = call.heard.get("pstn") and call.heard.get("pbx")
+        return 0 if call.answered_at is not None and both_ways else 1
+
+    return await with_lab(args, body)
+
+
+async def cmd_check(args: argparse.Namespace) -> int:
+    async def body(lab) -> int:
+        items, calls = await lab.run_checklist()
+        if args.json:
+            print(json.dumps({"passed": all(i.passed for i in items), "items": [
+                {"title": i.title, "status": i.status, "detail": i.detail, "cause": i.cause, "fix": i.fix}
+                for i in items]}, indent=2))
+        else:
+            print("Verification Checklist")
+            for item in items:
+                print(f"  [{'x' if item.passed else ' '}] {item.title}  ({item.detail})")
+                if not item.passed:
+                    print(f"      cause: {item.cause}\n      fix:   {item.fix}")
+        return 0 if all(i.passed for i in items) else 1
+
+    return await with_lab(args, body)
+
+
+async def cmd_serve(args: argparse.Namespace) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    def show(source: str, event: dict) -> None:
+        kind = event.get("ev")
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.get("t", time.time())))
+        if kind == "sip":
+            first = event["text"].split("\r\n", 1)[0]
+            arrow = "->" if event["dir"] == "tx" else "<-"
+            print(f"{stamp} {source:<18} {arrow} {event['remote']:<21} {first}", flush=True)
+        elif kind in ("agent", "decision", "call", "b_timeout", "error"):
+            fields = {k: v for k, v in event.items() if k not in ("ev", "t", "account", "text", "config")}
+            print(f"{stamp} {source:<18} {kind}: {json.dumps(fields)}", flush=True)
+
+    async def body(lab) -> int:
+        lab.subscribe(show)
+        print(f"trunklab serving: System Gateway at {', '.join(lab.gateway_addresses)}; Ctrl-C to stop", flush=True)
+        await stop.wait()
+        return 0
+
+    return await with_lab(args, body)
+
+
+# ---------------------------------------------------------------------------- main
+
+COMMANDS = {"show": cmd_show, "serve": cmd_serve, "call": cmd_call, "check": cmd_check}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = args.command or "show"  # the console UI replaces this default when it lands
-    if command == "show" and not hasattr(args, "json"):
-        args.json, args.reveal = False, False
+    command = args.command or "show"  # the console UI takes this default over when it lands
     try:
-        return asyncio.run({"show": cmd_show}[command](args))
+        return asyncio.run(COMMANDS[command](args))
     except StoreError as error:
         print(f"trunklab: {error.message}", file=sys.stderr)
         return 2

@@ -49,7 +49,8 @@ class LabCall:
     to_number: str = ""
     from_number: str = ""
     gateway: str = ""  # the System Gateway address the call went through
-    auth_method: str = ""
+    auth_method: str = ""  # how the gateway identified the caller ('ip', 'proxy', 'header')
+    requested_auth: str = ""  # how the lab's PBX was asked to authenticate (outbound calls)
     endpoint_sid: str = ""
     started_at: float = 0.0
     state: str = "dialling"  # dialling -> ringing -> answered -> ended | failed

@@ -19,6 +19,7 @@ from store import Store
 from store.records import Account, CallRecord, SipMessageRecord, account_to_wire
 
 from .calls import CallBook, LabCall
+from .checklist import ChecklistItem, evaluate
 from .routing import allowed_sources
 from .supervisor import AgentSpec, Supervisor
 
@@ -246,7 +247,7 @@ class Lab:
         elif omit_header == "X-Auth-EndpointSid":
             command["endpoint_sid"] = None
         call = self.book.open(command["ref"], direction="outbound", to_number=to, from_number=command["from_number"],
-                              gateway=gateway, started_at=time.time())
+                              gateway=gateway, started_at=time.time(), requested_auth=auth)
         await self._send("pbx", command)
         return call
 
@@ -285,7 +286,38 @@ class Lab:
         elif not call.finished:
             await self.hangup(call.ref)  # cancel a call nobody answered
         await self.wait_until(lambda: call.finished, 10.0)
+        await asyncio.sleep(SETTLE_S)  # the last BYE/200 of the far leg trail the caller's end
         return call
+
+    async def run_checklist(self, *, hold_s: float = 1.2, answer_timeout_s: float = 6.0) -> tuple[list[ChecklistItem], list[LabCall]]:
+        """The seed's Verification Checklist, for real: an inbound call through every System
+        Gateway address, then an outbound call with each authentication method."""
+        inbound = await asyncio.gather(*(
+            self._probe(self.place_inbound(self.test_number(), via=gateway), hold_s, answer_timeout_s)
+            for gateway in self.gateway_addresses
+        ))
+        outbound = await asyncio.gather(*(
+            self._probe(self.place_outbound(PSTN_TEST_NUMBER, auth=auth), hold_s, answer_timeout_s)
+            for auth in ("ip", "proxy", "header")
+        ))
+        calls = [*inbound, *outbound]
+        return evaluate(calls, self.account), calls
+
+    async def _probe(self, placing, hold_s: float, answer_timeout_s: float) -> LabCall:
+        return await self.run_call(await placing, hold_s=hold_s, answer_timeout_s=answer_timeout_s)
+
+    def test_number(self) -> str:
+        """The number an inbound test call dials: the PBX endpoint's first assigned number, else
+        the account's first number (which then fails, showing why)."""
+        assigned = self.account.assigned_phonenumbers(self._pbx_endpoint().endpoint_sid)
+        numbers = assigned or self.account.dids
+        if not numbers:
+            raise LabError("the account has no phone numbers: add one under Phone Numbers")
+        return numbers[0].phonenumber
+
+
+SETTLE_S = 0.25
+PSTN_TEST_NUMBER = "14155550123"  # a fictional 555-01xx number on the PSTN side
 
 
 def call_record(call: LabCall) -> CallRecord:

@@ -1,0 +1,154 @@
+"""The seed's Verification Checklist, judged from what calls actually did (pure).
+
+    1. Inbound calls reach your SIP system
+    2. Outbound calls are successfully initiated
+    3. Authentication succeeds (no 401 or 403 errors)
+    4. Audio is present in both directions
+
+Each item looks at the latest call of each kind that bears on it: an inbound call through each
+System Gateway address (a firewall that allows only one of them fails half the time, as in
+life), an outbound call with each authentication method. A failing item says what the ladder
+showed (the cause) and what to change (the fix), in one line each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from store.records import Account
+from store.validate import display_phonenumber
+
+from .calls import LabCall
+from .ladder import short_label
+from .routing import firewall_rule_for
+
+TITLES = (
+    "Inbound calls reach your SIP system",
+    "Outbound calls are successfully initiated",
+    "Authentication succeeds (no 401 or 403 errors)",
+    "Audio is present in both directions",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    cause: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    title: str
+    status: str  # 'pass' | 'fail' | 'unknown' (no call has tested it yet)
+    detail: str = ""
+    cause: str = ""
+    fix: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+def _latest(calls: list[LabCall], key) -> dict[str, LabCall]:
+    """The latest finished call per key (calls in start order)."""
+    latest: dict[str, LabCall] = {}
+    for call in sorted((c for c in calls if c.finished), key=lambda c: c.started_at):
+        k = key(call)
+        if k:
+            latest[k] = call
+    return latest
+
+
+def _decision_cause(call: LabCall) -> str:
+    refused = [d for d in call.decisions if d.get("status") and d["status"] != 407]
+    return (refused or call.decisions or [{}])[-1].get("cause", "")
+
+
+def diagnose(call: LabCall, account: Account) -> Finding:
+    """Why a call failed (or lost audio), and the fix, from its ladder and the account."""
+    drops = call.drops()
+    if drops:
+        source_ip = drops[0].src.rpartition(":")[0]
+        what = short_label(drops[0].first_line)
+        return Finding(f"{what} from {source_ip} dropped by the PBX firewall",
+                       f"allow {source_ip} in the PBX firewall (Firewall -> add {source_ip}/32)")
+    code = call.final_code or 0
+    cause = _decision_cause(call)
+    if code == 404:
+        if "not assigned to a trunk group" in cause:
+            number = display_phonenumber(call.to_number) if call.to_number.isdigit() else call.to_number
+            return Finding(cause, f"Phone Numbers -> select {number} -> Edit -> trunk group -> Save")
+        return Finding(cause or "the number is not in the account", "dial one of the account's phone numbers")
+    if code == 401:
+        if "missing" in cause:
+            fix = "send both X-Auth-EndpointSid and X-Auth-VoipToken"
+        elif "token" in cause.lower() or "digest response" in cause:
+            fix = "use the endpoint's current VoIP token (Endpoints -> endpoint -> reveal token)"
+        else:
+            fix = "authenticate with the third-party endpoint SID as username and its VoIP token as password"
+        return Finding(cause or "401 Unauthorized", fix)
+    if code == 403:
+        return Finding(cause or "403 Forbidden",
+                       "call from inside the endpoint's IP restrictions, or add the source to them")
+    if code == 408:
+        return Finding(cause or "the trunk did not answer in time",
+                       "check the endpoint address and that the PBX is up")
+    if code == 480:
+        return Finding(cause, "give the endpoint an address with direction any or inbound")
+    if code == 484:
+        return Finding(cause, "dial an E.164 number, e.g. +1 415 555 0123")
+    if code == 503:
+        return Finding(cause or "; ".join(call.notes) or "the gateway refused the call",
+                       "wait for the agent to restart, or place fewer calls at once")
+    if call.answered_at is not None:
+        return _audio_finding(call, account)
+    return Finding(cause or f"{code} {call.final_reason}".strip(), "read the call's ladder for the refusal")
+
+
+def _audio_finding(call: LabCall, account: Account) -> Finding:
+    gateway_ip = call.gateway.rpartition(":")[0]
+    missing = [p for p in ("pbx", "pstn") if not call.heard.get(p)]
+    if "pbx" in missing and gateway_ip and firewall_rule_for(account.firewall_rules, gateway_ip, "rtp") is None:
+        return Finding(f"the PBX heard nothing: its firewall drops RTP from {gateway_ip}",
+                       f"allow RTP from {gateway_ip} (a firewall rule with protocol any or rtp)")
+    heard = {"pbx": "PSTN -> PBX", "pstn": "PBX -> PSTN"}
+    if not missing:
+        return Finding("", "")
+    return Finding(f"no test tone in {', '.join(heard[p] for p in missing)}",
+                   "check codecs and RTP rules for that direction")
+
+
+def _item(index: int, probes: dict[str, LabCall], ok, account: Account, what: str) -> ChecklistItem:
+    title = TITLES[index]
+    if not probes:
+        return ChecklistItem(title, "unknown", f"no {what} yet")
+    failed = {k: c for k, c in probes.items() if not ok(c)}
+    detail = ", ".join(f"{k}: {'ok' if k not in failed else _code(c)}" for k, c in probes.items())
+    if not failed:
+        return ChecklistItem(title, "pass", detail)
+    finding = diagnose(next(iter(failed.values())), account)
+    return ChecklistItem(title, "fail", detail, finding.cause, finding.fix)
+
+
+def _code(call: LabCall) -> str:
+    if call.answered_at is not None:
+        return "answered"
+    return f"{call.final_code} {call.final_reason}".strip()
+
+
+def evaluate(calls: list[LabCall], account: Account) -> list[ChecklistItem]:
+    lab_calls = [c for c in calls if not c.external]
+    inbound = _latest(lab_calls, lambda c: c.gateway if c.direction == "inbound" else "")
+    # outbound calls count under the method the PBX used (a refused call may have no other)
+    outbound = _latest(lab_calls, lambda c: (c.requested_auth or c.auth_method or "?") if c.direction == "outbound" else "")
+    answered = lambda c: c.answered_at is not None  # noqa: E731
+    not_refused = lambda c: c.final_code not in (401, 403)  # noqa: E731
+    both_ways = lambda c: c.heard.get("pbx", False) and c.heard.get("pstn", False)  # noqa: E731
+    connected = {k: c for k, c in {**{f"in {k}": c for k, c in inbound.items()},
+                                   **{f"out {k}": c for k, c in outbound.items()}}.items() if answered(c)}
+    return [
+        _item(0, {f"via {k}": c for k, c in inbound.items()}, answered, account, "inbound call"),
+        _item(1, {k: c for k, c in outbound.items()}, answered, account, "outbound call"),
+        _item(2, {k: c for k, c in outbound.items()}, not_refused, account, "outbound call"),
+        _item(3, connected, both_ways, account, "answered call"),
+    ]
