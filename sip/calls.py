@@ -31,6 +31,7 @@ class Captured:
     first_line: str
     text: str
     note: str = ""
+    cseq: tuple[int | None, str | None] = (None, None)
 
 
 @dataclass
@@ -110,6 +111,9 @@ def local_address(text: str, direction: str, fallback: str) -> str:
     return f"{host}:{port or 5060}"
 
 
+PLACED_FIELDS = ("direction", "to_number", "from_number", "gateway", "requested_auth")
+
+
 class CallBook:
     """All calls of a lab session, built from agent events as they come."""
 
@@ -167,6 +171,9 @@ class CallBook:
         """Fold one agent event into the calls; returns the call it touched, if any."""
         kind = event.get("ev")
         t = float(event.get("t", 0.0))
+        if kind == "placed":  # the lab asked an agent to place a call: the call starts here
+            details = {k: event[k] for k in PLACED_FIELDS if k in event}
+            return self.calls.get(event["ref"]) or self.open(event["ref"], started_at=t, **details)
         if kind == "sip":
             return self._on_sip(agent, agent_address, event, t)
         if kind == "call":
@@ -201,10 +208,15 @@ class CallBook:
         except SipParseError:
             return None
         sip_call_id = message.call_id or ""
-        local = local_address(text, event["dir"], agent_address)
-        src, dst = (local, event["remote"]) if event["dir"] == "tx" else (event["remote"], local)
+        local = local_address(text, event["dir"], "")
         call = self._call_for(sip_call_id, t)
-        captured = Captured(t, agent, event["dir"], src, dst, sip_call_id, message.first_line, text)
+        if not local:  # a response without Contact leaves where its request arrived
+            request = next((m for m in reversed(call.messages) if m.agent == agent and m.event == "rx"
+                            and m.cseq == (message.cseq_number, message.cseq_method)), None)
+            local = request.dst if request else agent_address
+        src, dst = (local, event["remote"]) if event["dir"] == "tx" else (event["remote"], local)
+        captured = Captured(t, agent, event["dir"], src, dst, sip_call_id, message.first_line, text,
+                            cseq=(message.cseq_number, message.cseq_method))
         call.messages.append(captured)
         if event["dir"] == "tx" and dst in self.pbx_addresses and agent != "pbx":
             self._firewall_check(call, captured)

@@ -200,8 +200,12 @@ class Lab:
 
     # ------------------------------------------------------------------ placing calls
 
-    def _new_ref(self) -> str:
-        return f"c{next(self._refs)}"
+    def _placed(self, **details: str) -> LabCall:
+        """Open a call: as an event, so listeners (and recordings) see where it started."""
+        event = {"ev": "placed", "t": time.time(), "ref": f"c{next(self._refs)}", **details}
+        call = self.book.apply("lab", "", event)
+        self._notify("lab", event)
+        return call
 
     def _gateway_named(self, via: str | None) -> str:
         addresses = self.gateway_addresses
@@ -215,10 +219,8 @@ class Lab:
     async def place_inbound(self, to: str, *, via: str | None = None, from_number: str = "14155550123") -> LabCall:
         """The PSTN dials `to` at a System Gateway address (seed: "Receiving Calls")."""
         gateway = self._gateway_named(via)
-        ref = self._new_ref()
-        call = self.book.open(ref, direction="inbound", to_number=to, from_number=from_number,
-                              gateway=gateway, started_at=time.time())
-        await self._send("pstn", {"cmd": "dial", "ref": ref, "to": to, "via": gateway, "from_number": from_number})
+        call = self._placed(direction="inbound", to_number=to, from_number=from_number, gateway=gateway)
+        await self._send("pstn", {"cmd": "dial", "ref": call.ref, "to": to, "via": gateway, "from_number": from_number})
         return call
 
     async def place_outbound(
@@ -240,14 +242,14 @@ class Lab:
         endpoint = self._pbx_endpoint()
         sid = endpoint_sid if endpoint_sid is not None else endpoint.endpoint_sid
         token = voip_token if voip_token is not None else endpoint.voip_token
-        command = {"cmd": "dial", "ref": self._new_ref(), "to": to, "via": gateway, "auth": auth,
-                   "endpoint_sid": sid, "voip_token": token, "from_number": self._pbx_caller_id()}
+        call = self._placed(direction="outbound", to_number=to, from_number=self._pbx_caller_id(),
+                            gateway=gateway, requested_auth=auth)
+        command = {"cmd": "dial", "ref": call.ref, "to": to, "via": gateway, "auth": auth,
+                   "endpoint_sid": sid, "voip_token": token, "from_number": call.from_number}
         if omit_header == "X-Auth-VoipToken":
             command["voip_token"] = None
         elif omit_header == "X-Auth-EndpointSid":
             command["endpoint_sid"] = None
-        call = self.book.open(command["ref"], direction="outbound", to_number=to, from_number=command["from_number"],
-                              gateway=gateway, started_at=time.time(), requested_auth=auth)
         await self._send("pbx", command)
         return call
 

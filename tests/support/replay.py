@@ -1,0 +1,36 @@
+"""Replaying recorded engine events (tests/fixtures/events) through the pure call book."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from sip.calls import CallBook
+from store.records import Account
+
+from .accounts import default_account
+
+EVENTS = Path(__file__).resolve().parent.parent / "fixtures" / "events"
+
+
+def recorded(name: str) -> list[dict]:
+    return [json.loads(line) for line in (EVENTS / f"{name}.jsonl").read_text().splitlines() if line]
+
+
+def scenario_account(name: str) -> Account:
+    """The account as it was when the scenario was recorded (record_events.py)."""
+    account = default_account()
+    if name == "inbound_firewall_drop":
+        account = replace(account, firewall_rules=tuple(r for r in account.firewall_rules if r.cidr != "127.0.0.3/32"))
+    return account
+
+
+def replay(name: str, records: list[dict] | None = None) -> CallBook:
+    account = scenario_account(name)
+    pbx, roaming = account.party("pbx"), account.party("pbx_roaming")
+    book = CallBook(pbx_addresses=(f"{pbx.ip}:{pbx.port}", f"{roaming.ip}:{roaming.port}"))
+    book.firewall = account.firewall_rules
+    for record in records if records is not None else recorded(name):
+        book.apply(record["source"].split()[0], record["address"], record["event"])
+    return book
