@@ -1,13 +1,18 @@
-"""Shared fixtures: a real SQLite file per test, opened through the real store."""
+"""Shared fixtures: a real SQLite file per test, opened through the real store, and a real lab
+(live pjsua2 agents) in a loopback block of its own."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from store import Store
+from sip.lab import Lab
+from sip.supervisor import Supervisor
+from store import AddressPlan, Store
 
 
 @pytest.fixture
@@ -26,3 +31,38 @@ def dump(path: Path) -> list[str]:
     """The whole database as SQL text, read by a separate connection: equal dumps = unchanged."""
     with sqlite3.connect(path) as con:
         return list(con.iterdump())
+
+
+# 127.0.100.0/24 and up: each lab its own block, so tests never share an address.
+_blocks = itertools.count(100 + (os.getpid() % 20) * 7)
+
+
+def next_block() -> str:
+    return f"127.0.{100 + (next(_blocks) - 100) % 150}.0/24"
+
+
+@pytest.fixture
+async def lab(tmp_path):
+    store = await Store.open(tmp_path / "lab.db", plan=AddressPlan.in_block(next_block()))
+    lab = Lab(store, b_leg_timeout_s=1.5)
+    await lab.start()
+    try:
+        yield lab
+    finally:
+        await lab.stop()
+        await store.close()
+    left = [pid for pid in Supervisor.spawned_pids if _alive(pid)]
+    assert not left, f"agent processes left behind: {left}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purposes: it holds no socket
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
