@@ -158,7 +158,9 @@ class Lab:
         for call in list(self.book.calls.values()):
             if call.finished:
                 continue
-            involved = any(m.agent == role and (role != "gateway" or address in (m.src, m.dst)) for m in call.messages)
+            caller = "pstn" if call.direction == "inbound" else "pbx"
+            involved = role == caller or any(
+                m.agent == role and (role != "gateway" or address in (m.src, m.dst)) for m in call.messages)
             if involved:
                 call.state = "failed" if call.answered_at is None else "ended"
                 call.ended_at = event["t"]

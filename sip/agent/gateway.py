@@ -22,6 +22,7 @@ import pjsua2 as pj
 from store.records import Account, account_from_wire
 
 from ..auth import Accepted, Challenged, InviteFacts, authenticate
+from ..ratelimit import CallRateLimiter
 from ..routing import InboundRoute, NoRoute, Target, route_inbound, route_outbound
 from ..sipmsg import SipParseError, parse_message, uri_user
 from .base import Agent, LegCall
@@ -37,6 +38,14 @@ class Bridge:
     b: LegCall | None = None
     tried: list[dict] = field(default_factory=list)
     bridged: bool = False
+
+
+# New calls admitted per gateway address: 11 per 0.5 s (22 calls/s). Each admitted call opens 4
+# sockets (RTP+RTCP on both legs) and pjsua's I/O queue holds 64, each kept 0.5 s after closing:
+# 11 x 4 + refused legs + live ones stays below 64 (see sip/ratelimit.py and docs/PERFORMANCE.md).
+MAX_CALLS_PER_WINDOW, CPS_WINDOW_S = 11, 0.5
+TARPIT_S = 0.5  # a refused excess call holds its slot this long, so pjsua itself answers the
+# next ones 486 without opening media sockets for them (the flood cannot churn the I/O queue)
 
 
 class _GatewayLine(pj.Account):
@@ -58,6 +67,7 @@ class GatewayAgent(Agent):
         self.secret = bytes.fromhex(config["nonce_secret"])
         self.b_leg_timeout_s = float(config.get("b_leg_timeout_s", 4.0))
         self.account: Account | None = None
+        self.limiter = CallRateLimiter(int(config.get("max_calls_per_window", MAX_CALLS_PER_WINDOW)), window_s=CPS_WINDOW_S)
         self.bridges: list[Bridge] = []
         self.line = _GatewayLine(self)
         runtime.add_account(self.line, self.ip, self.port, user="gateway")
@@ -75,6 +85,9 @@ class GatewayAgent(Agent):
         decision = self._decide(prm.rdata.wholeMsg, source_ip, int(source_port or 0))
         self.emit("decision", sip_call_id=a.sip_call_id, src=prm.rdata.srcAddress, **decision)
         status = decision.get("status")
+        if status is not None and decision.get("tarpit"):
+            self.later_for(a, TARPIT_S, lambda call: self._refuse(call, status, decision["reason"], None))
+            return
         if status is not None:
             self._refuse(a, status, decision["reason"], decision.get("header"))
             return
@@ -93,10 +106,15 @@ class GatewayAgent(Agent):
         dialled = uri_user(message.request_uri or "")
         caller = uri_user(message.header("From") or "") or "anonymous"
         # This A leg holds a slot already; its B leg needs one more, and so does every accepted
-        # call whose B leg is not placed yet.
-        if self.free_slots() - sum(1 for br in self.bridges if br.b is None) < 1:
-            return {"status": 503, "reason": "Service Unavailable",
+        # call whose B leg is not placed yet. A refused leg is held (tarpit) only in a slot
+        # that no accepted call needs.
+        spare = self.free_slots() - sum(1 for br in self.bridges if br.b is None)
+        if spare < 1:
+            return {"status": 503, "reason": "Service Unavailable", "tarpit": spare >= 0,
                     "cause": f"gateway {self.ip} is at capacity (2 bridged calls per address)"}
+        if message.cseq_number == 1 and not self.limiter.admit(time.monotonic()):
+            return {"status": 503, "reason": "Service Unavailable", "tarpit": True,
+                    "cause": f"more than {self.limiter.max_calls} new calls per {CPS_WINDOW_S:g} s at {self.ip} (CPS limit)"}
         pstn = self.account.party("pstn")
         if pstn is not None and source_ip == pstn.ip:
             return self._inbound(dialled, caller)

@@ -36,7 +36,11 @@ class _Listener(pj.AudioMediaPort):
 
 
 class LegAudio:
-    """Our tone out to the call, the call's audio into a tone tracker for the far tone."""
+    """Our tone out to the call, the call's audio into a tone tracker for the far tone.
+
+    Reused from call to call, never destroyed while the agent runs: pjsua2 removes a destroyed
+    port from the conference bridge asynchronously while freeing its memory at once, and the
+    bridge's clock thread can still call into it (a SIGSEGV seen under rapid call churn)."""
 
     def __init__(self, clock_rate: int, tone_hz: float, far_tone_hz: float) -> None:
         self.clock_rate = clock_rate
@@ -50,6 +54,12 @@ class LegAudio:
         self.listener = _Listener()
         self.listener.createPort(f"listen-{far_tone_hz:.0f}", _audio_format(clock_rate))
         self.tracker = ToneTracker(far_tone_hz)
+        self.connected = False
+
+    def reset(self) -> None:
+        """Ready for the next call (the ended call's port, and its connections, are gone)."""
+        self.listener.frames.clear()
+        self.tracker.reset()
         self.connected = False
 
     def connect(self, call_audio: pj.AudioMedia) -> None:

@@ -6,13 +6,21 @@ from __future__ import annotations
 
 import pjsua2 as pj
 
+import collections
+import time
+
 from .. import firewall
+from ..ratelimit import CallRateLimiter
 from ..tone import PBX_TONE_HZ, PSTN_TONE_HZ
 from .base import Agent, LegCall
 from .media import LegAudio
 from .runtime import Runtime, account_config
 
-RING_S = 0.05  # how long an end party rings before it answers
+# New outgoing legs per 0.5 s. Each leg opens two sockets in pjsua's 64-slot I/O queue, and a
+# closed socket holds its slot 0.5 s more: dialling faster than this aborts the process
+# (pj_ioqueue_register_sock2 assertion, measured). Dial commands beyond it wait their turn.
+MAX_DIALS_PER_WINDOW, DIAL_WINDOW_S = 10, 0.5
+RING_S = 0.0  # how long an end party rings (after its 180) before it answers; config "ring_s"
 
 
 class _Line(pj.Account):
@@ -34,6 +42,11 @@ class EndParty(Agent):
     def __init__(self, runtime: Runtime, config: dict) -> None:
         super().__init__(runtime)
         self.port = int(config["port"])
+        self.ring_s = float(config.get("ring_s", RING_S))
+        self.audio_pool: list[LegAudio] = []  # tone/listener pairs of ended calls, for reuse
+        self.dial_limiter = CallRateLimiter(MAX_DIALS_PER_WINDOW, DIAL_WINDOW_S)
+        self.waiting_dials: collections.deque[dict] = collections.deque()
+        self._drain_scheduled = False
         self.lines: dict[str, _Line] = {}
         for ip in self.addresses(config):
             line = _Line(self, ip, self.port)
@@ -42,6 +55,17 @@ class EndParty(Agent):
 
     def addresses(self, config: dict) -> list[str]:
         return [config["ip"]]
+
+    def forget(self, call: LegCall) -> None:
+        if call.audio is not None:
+            call.audio.reset()
+            self.audio_pool.append(call.audio)
+            call.audio = None
+        super().forget(call)
+
+    def release_all(self) -> None:
+        super().release_all()
+        self.audio_pool.clear()
 
     def on_incoming(self, line: _Line, prm: pj.OnIncomingCallParam) -> None:
         call = self.track(LegCall(self, line, prm.callId))
@@ -53,7 +77,7 @@ class EndParty(Agent):
         ringing = pj.CallOpParam(True)
         ringing.statusCode = 180
         call.answer(ringing)
-        self.later_for(call, RING_S, self._answer)
+        self.later_for(call, self.ring_s, self._answer)
 
     def _answer(self, call: LegCall) -> None:
         ok = pj.CallOpParam(True)
@@ -62,9 +86,25 @@ class EndParty(Agent):
 
     def on_media_active(self, call: LegCall) -> None:
         if call.audio is None:
-            call.audio = LegAudio(self.runtime.clock_rate, self.tone_hz, self.far_tone_hz)
+            call.audio = self.audio_pool.pop() if self.audio_pool else LegAudio(
+                self.runtime.clock_rate, self.tone_hz, self.far_tone_hz)
         if call.audio_media is not None:
             call.audio.connect(call.audio_media)
+
+    def cmd_dial(self, command: dict) -> None:
+        self.waiting_dials.append(command)
+        self._drain_dials()
+
+    def _drain_dials(self) -> None:
+        self._drain_scheduled = False
+        while self.waiting_dials and self.dial_limiter.admit(time.monotonic()):
+            self.place(self.waiting_dials.popleft())
+        if self.waiting_dials and not self._drain_scheduled:
+            self._drain_scheduled = True
+            self.runtime.later(0.02, self._drain_dials)
+
+    def place(self, command: dict) -> None:
+        raise NotImplementedError
 
     def dial(self, line: _Line, command: dict, headers: list[tuple[str, str]] = ()) -> LegCall | None:
         """INVITE sip:<to>@<via> from `line`; the app names the call with command['ref']."""
@@ -97,7 +137,7 @@ class PstnAgent(EndParty):
     tone_hz = PSTN_TONE_HZ
     far_tone_hz = PBX_TONE_HZ
 
-    def cmd_dial(self, command: dict) -> None:
+    def place(self, command: dict) -> None:
         self.dial(next(iter(self.lines.values())), command)
 
 
@@ -145,7 +185,7 @@ class PbxAgent(EndParty):
 
     # -- outbound calls, by the seed's three methods
 
-    def cmd_dial(self, command: dict) -> None:
+    def place(self, command: dict) -> None:
         auth = command.get("auth", "ip")
         line = self.lines[self.static_ip if auth == "ip" else self.roaming_ip]
         headers: list[tuple[str, str]] = []

@@ -106,6 +106,9 @@ class Runtime:
         config.logConfig.level = LOG_LEVEL_WHOLE_MESSAGES
         config.logConfig.consoleLevel = LOG_LEVEL_WHOLE_MESSAGES  # the writer only sees entries up to this
         config.logConfig.decor = 0
+        if log_dir := os.environ.get("TRUNKLAB_PJSUA_LOG_DIR"):  # debugging aid: pjsua's own log file
+            config.logConfig.filename = os.path.join(log_dir, f"{emit.role}-{os.getpid()}.log")
+            config.logConfig.level = 5
         self._writer = _CaptureWriter(emit)
         config.logConfig.writer = self._writer
         config.medConfig.clockRate = clock_rate

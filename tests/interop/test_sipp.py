@@ -46,7 +46,7 @@ async def sipp(cwd: Path, *args: str, timeout: float = 25) -> tuple[int, str]:
 def uac(lab: Lab, scenario: str, *extra: str, h1: str = FILLER, h2: str = FILLER) -> list[str]:
     gateway = lab.account.system_gateway.addresses[0]
     me = host(lab, 30)
-    return ["-sf", str(SCENARIOS / scenario), "-i", me, "-p", "5070", "-mi", me, "-mp", "6030",
+    return ["-sf", str(SCENARIOS / scenario), "-i", me, "-p", "5070", "-mi", me, "-mp", "6030", "-d", "500",
             "-s", "14155550123", "-key", "h1", h1, "-key", "h2", h2, *extra, f"{gateway.ip}:{gateway.port}"]
 
 
