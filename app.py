@@ -75,13 +75,20 @@ async def cmd_show(args: argparse.Namespace) -> int:
 
 async def with_lab(args: argparse.Namespace, body) -> int:
     """Open the store, start the agents, run body(lab), and stop every agent whatever happens."""
-    from sip.lab import Lab
+    from sip.lab import Lab, LabError
+    from sip.supervisor import AgentStartError
 
     async with await open_store(args) as store:
         lab = Lab(store)
         try:
             await lab.start()
             return await body(lab)
+        except AgentStartError as error:
+            print(f"trunklab: {error} (is another trunklab running on these addresses?)", file=sys.stderr)
+            return 2
+        except LabError as error:
+            print(f"trunklab: {error}", file=sys.stderr)
+            return 2
         finally:
             await lab.stop()
 
@@ -159,6 +166,8 @@ async def cmd_serve(args: argparse.Namespace) -> int:
             first = event["text"].split("\r\n", 1)[0]
             arrow = "->" if event["dir"] == "tx" else "<-"
             print(f"{stamp} {source:<18} {arrow} {event['remote']:<21} {first}", flush=True)
+        elif kind == "drop":
+            print(f"{stamp} {'PBX firewall':<18} x  {event['src']:<21} {event['first_line']}  ({event['note']})", flush=True)
         elif kind in ("agent", "decision", "call", "b_timeout", "error"):
             fields = {k: v for k, v in event.items() if k not in ("ev", "t", "account", "text", "config")}
             print(f"{stamp} {source:<18} {kind}: {json.dumps(fields)}", flush=True)

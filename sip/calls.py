@@ -125,6 +125,7 @@ class CallBook:
         self.firewall: tuple[FirewallRule, ...] = ()
         self.rule_hits: dict[int, int] = {}  # firewall rule_id -> SIP datagrams let through
         self.recent_drops: list[Captured] = []
+        self.unreported_drops: list[Captured] = []  # drops the lab has not announced yet
 
     # ------------------------------------------------------------------ identity
 
@@ -238,6 +239,7 @@ class CallBook:
             )
             call.messages.append(drop)
             self.recent_drops = (self.recent_drops + [drop])[-50:]
+            self.unreported_drops.append(drop)
 
     def _on_call(self, agent: str, event: dict, t: float) -> LabCall | None:
         ref = event.get("ref")

@@ -20,7 +20,7 @@ from store.records import Account, CallRecord, SipMessageRecord, account_to_wire
 
 from .calls import CallBook, LabCall
 from .checklist import ChecklistItem, evaluate
-from .routing import allowed_sources
+from .routing import allowed_sources, dialled_number
 from .supervisor import AgentSpec, Supervisor
 
 Listener = Callable[[str, dict], None]
@@ -28,6 +28,22 @@ Listener = Callable[[str, dict], None]
 
 class LabError(RuntimeError):
     """A request the lab cannot carry out (no such number, no such address, agent down)."""
+
+
+# Characters a SIP URI's user part may carry unescaped (RFC 3261 unreserved + user-unreserved).
+_USER_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()&=+$,;?/")
+
+
+def dial_string(typed: str) -> str:
+    """What a caller puts in the Request-URI for what the trainee typed: a phone number in E.164
+    digits (as carriers expect), or any other URI-safe word as it is (to practise a 404)."""
+    number = dialled_number(typed)
+    if number is not None:
+        return number
+    text = typed.strip()
+    if not text or not set(text) <= _USER_CHARACTERS:
+        raise LabError(f"{typed!r} is neither a phone number (e.g. +1 202 555 0100) nor a SIP user name")
+    return text
 
 
 def agent_specs(account: Account, *, b_leg_timeout_s: float = 4.0) -> list[AgentSpec]:
@@ -143,6 +159,11 @@ class Lab:
         if event.get("ev") == "agent" and event.get("state") == "crashed":
             self._fail_calls_of(name, event)
         self._notify(name, event)
+        while self.book.unreported_drops:
+            drop = self.book.unreported_drops.pop(0)
+            self._notify("firewall", {"ev": "drop", "t": drop.t, "src": drop.src, "dst": drop.dst,
+                                      "sip_call_id": drop.sip_call_id, "first_line": drop.first_line,
+                                      "note": drop.note})
         if call is not None:
             if call.finished and not call.external and call.ref not in self._saved:
                 self._saved.add(call.ref)
@@ -221,6 +242,7 @@ class Lab:
     async def place_inbound(self, to: str, *, via: str | None = None, from_number: str = "14155550123") -> LabCall:
         """The PSTN dials `to` at a System Gateway address (seed: "Receiving Calls")."""
         gateway = self._gateway_named(via)
+        to = dial_string(to)
         call = self._placed(direction="inbound", to_number=to, from_number=from_number, gateway=gateway)
         await self._send("pstn", {"cmd": "dial", "ref": call.ref, "to": to, "via": gateway, "from_number": from_number})
         return call
@@ -241,6 +263,7 @@ class Lab:
         if auth not in ("ip", "proxy", "header"):
             raise LabError(f"auth must be ip, proxy or header, not {auth!r}")
         gateway = self._gateway_named(via)
+        to = dial_string(to)
         endpoint = self._pbx_endpoint()
         sid = endpoint_sid if endpoint_sid is not None else endpoint.endpoint_sid
         token = voip_token if voip_token is not None else endpoint.voip_token

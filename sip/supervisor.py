@@ -52,6 +52,7 @@ class _Agent:
         self.ready = asyncio.Event()
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self.tasks: list[asyncio.Task] = []
+        self.fatal: str | None = None  # what an agent said when it could not start
 
 
 class Supervisor:
@@ -85,15 +86,16 @@ class Supervisor:
         """Start every agent and wait until each has said it is ready."""
         for agent in self._agents.values():
             await self._spawn(agent)
-        try:
-            await asyncio.wait_for(
-                asyncio.gather(*(a.ready.wait() for a in self._agents.values())), READY_TIMEOUT_S
-            )
-        except TimeoutError:
-            late = [a.spec.name for a in self._agents.values() if not a.ready.is_set()]
-            details = "; ".join(f"{n}: {' | '.join(list(self._agents[n].stderr_tail)[-3:])}" for n in late)
-            await self.stop()
-            raise AgentStartError(f"agents did not start: {details}") from None
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not all(a.ready.is_set() for a in self._agents.values()):
+            failed = [a for a in self._agents.values() if a.fatal]
+            if failed or time.monotonic() > deadline:
+                reasons = [a.fatal for a in failed] or [
+                    f"{a.spec.name} not ready after {READY_TIMEOUT_S:g} s: {' | '.join(list(a.stderr_tail)[-2:])}"
+                    for a in self._agents.values() if not a.ready.is_set()]
+                await self.stop()
+                raise AgentStartError("; ".join(reasons))
+            await asyncio.sleep(0.02)
 
     async def wait_up(self, name: str, timeout: float = READY_TIMEOUT_S) -> None:
         await asyncio.wait_for(self._agents[name].ready.wait(), timeout)
@@ -153,6 +155,8 @@ class Supervisor:
             except json.JSONDecodeError:
                 self._emit(agent.spec.name, {"ev": "error", "message": f"unreadable agent output: {line[:200]!r}"})
                 continue
+            if event.get("ev") == "fatal":
+                agent.fatal = event.get("message", "agent failed to start")
             if event.get("ev") == "ready":
                 self._set_state(agent, "up", pid=process.pid)
                 agent.ready.set()

@@ -7,8 +7,11 @@ lines on stdout. The process dies with the app (PR_SET_PDEATHSIG) and when stdin
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
+
+import pjsua2 as pj
 
 from .runtime import Emitter, Runtime, claim_stdout, die_with_parent
 
@@ -25,13 +28,25 @@ def main(argv: list[str]) -> int:
     from .parties import PbxAgent, PstnAgent
 
     agent_class = {"gateway": GatewayAgent, "pstn": PstnAgent, "pbx": PbxAgent}[role]
-    agent = agent_class(runtime, config)
+    try:
+        agent = agent_class(runtime, config)
+    except pj.Error as error:  # typically: the address is taken (another lab is running)
+        emit("fatal", message=f"{role} could not start on {config.get('ip')}:{config.get('port')}: {error.reason}")
+        leave(events, 3)
     runtime.start_stdin_reader()
     emit("ready", role=role, config=config)
     runtime.run(agent.handle)
     runtime.shutdown(agent.release_all)
     emit("bye")
+    leave(events, 0)
     return 0
+
+
+def leave(events, code: int) -> None:
+    """Exit now: past libDestroy, pjsua2's own destructors at interpreter exit can abort."""
+    events.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -124,3 +124,21 @@ def test_firewall_with_no_rules_drops_everything():
 def test_allowed_sources_per_protocol():
     assert allowed_sources(RULES, "sip") == ("127.0.0.2/32", "127.0.0.3/32")
     assert allowed_sources(RULES, "rtp") == ("127.0.0.2/32", "127.0.0.16/30")
+
+
+@pytest.mark.parametrize(("typed", "dialled"), [
+    ("+1 202 555 0100", "12025550100"), ("1-202-555-0100", "12025550100"), ("12025550199", "12025550199"),
+    ("alice", "alice"), ("1202", "1202"), (" bob.smith ", "bob.smith"),
+])
+def test_dial_string(typed, dialled):
+    from sip.lab import dial_string
+
+    assert dial_string(typed) == dialled
+
+
+@pytest.mark.parametrize("typed", ["", "   ", "two words", "a<b>", "x@y"])
+def test_dial_string_refuses_what_no_uri_can_carry(typed):
+    from sip.lab import LabError, dial_string
+
+    with pytest.raises(LabError, match="neither a phone number"):
+        dial_string(typed)
