@@ -171,11 +171,16 @@ async def main() -> None:
                             if s_ == name:
                                 print("   ", round(e["t"] % 1000, 3), e.get("state"), e.get("restart_in_s", ""), e.get("restarts", ""))
                     agent_events.clear()
-                    print(f"sipp {rate} calls/s x {calls}: ok {result.get('SuccessfulCall(C)', '?')}, "
-                          f"failed {result.get('FailedCall(C)', '?')}, refused 503 so far {refused}, "
-                          f"{calls / result['elapsed_s']:.1f} calls/s achieved, gateway "
-                          f"{'restarted' if restarted else 'stayed up'} ({lab.agent_states[name]}), "
-                          f"routed without authentication: {len(unauthenticated)}")
+                    after = await lab.place_inbound("12025550100", via=lab.account.system_gateway.addresses[0].ip)
+                    await lab.wait_until(lambda: after.state in ("answered", "failed"), 10)
+                    await lab.hangup(after.ref)
+                    print(f"sipp {rate} calls/s x {calls}: answered {result.get('SuccessfulCall(C)', '?')}, "
+                          f"not answered {result.get('FailedCall(C)', '?')} (of which 503 by the gateway's CPS or capacity limit: {refused}; "
+                          f"the rest refused by pjsua with its 4 slots full, or timed out), offered at "
+                          f"{calls / result['elapsed_s']:.1f} calls/s; gateway "
+                          f"{'restarted' if restarted else 'stayed up'} ({lab.agent_states[name]}); "
+                          f"routed without authentication: {len(unauthenticated)}; "
+                          f"a normal call right after: {after.final_code}")
             else:
                 print("sipp not installed: load figures skipped (apt-get install sip-tester)")
             for name in sorted(lab.agent_states):
