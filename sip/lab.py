@@ -60,8 +60,12 @@ def agent_specs(account: Account, *, b_leg_timeout_s: float = 4.0) -> list[Agent
 
 
 class Lab:
-    def __init__(self, store: Store, *, b_leg_timeout_s: float = 4.0) -> None:
+    def __init__(self, store: Store, *, b_leg_timeout_s: float = 4.0, supervisor_factory=None) -> None:
+        """supervisor_factory(specs, on_event, on_up) makes what runs the agents: the real
+        Supervisor by default; sip.replay.RecordedSupervisor replays a recorded session."""
         self.store = store
+        self._supervisor_factory = supervisor_factory or (
+            lambda specs, on_event, on_up: Supervisor(specs, on_event, on_up=on_up))
         self.b_leg_timeout_s = b_leg_timeout_s
         self.account: Account | None = None
         self.book = CallBook()
@@ -85,7 +89,7 @@ class Lab:
         for spec in specs:
             self._addresses[spec.name] = f"{spec.config['ip']}:{spec.config['port']}"
         self._refresh_book()
-        self.supervisor = Supervisor(specs, self._on_agent_event, on_up=self._configure_agent)
+        self.supervisor = self._supervisor_factory(specs, self._on_agent_event, self._configure_agent)
         self._unsubscribe = self.store.subscribe(self._account_changed)
         await self.supervisor.start()
         # Up is not enough: a gateway without the account answers 503. Wait for each to confirm.
