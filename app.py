@@ -1,6 +1,6 @@
 """trunklab: a terminal lab for carrier SIP trunking.
 
-    python app.py [--db PATH]                              the lab (console UI)
+    python app.py [--db PATH]                              the console (Textual UI)
     python app.py show [--json] [--reveal]                 print the account
     python app.py serve                                    run the agents, print SIP as it flows
     python app.py call inbound --to NUMBER [--via ADDR]    the PSTN calls a number through a gateway
@@ -186,9 +186,25 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 COMMANDS = {"show": cmd_show, "serve": cmd_serve, "call": cmd_call, "check": cmd_check}
 
 
+def run_console(args: argparse.Namespace) -> int:
+    """The Textual console on the account at --db (the default when no command is given)."""
+    from screens.lab_app import TrunkLabApp
+
+    app = TrunkLabApp(resolve_db_path(args.db))
+    try:
+        app.run()
+    finally:
+        # Whatever ended the app (quit, Ctrl-C, an exception), no agent may outlive it.
+        if app.lab is not None:
+            asyncio.run(app.lab.stop())
+    return app.return_code or 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = args.command or "show"  # the console UI takes this default over when it lands
+    if args.command is None:
+        return run_console(args)
+    command = args.command
     try:
         return asyncio.run(COMMANDS[command](args))
     except StoreError as error:

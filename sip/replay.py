@@ -17,8 +17,15 @@ from pathlib import Path
 from .supervisor import AgentSpec
 
 
-def load_recording(path: str | Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+def load_recording(path: str | Path, *, ref_prefix: str = "") -> list[dict]:
+    """The records of a recording; ref_prefix renames its call refs so that several
+    recordings can be replayed into one lab (each recording numbers its calls from c1)."""
+    records = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    if ref_prefix:
+        for record in records:
+            if record["event"].get("ref"):
+                record["event"]["ref"] = ref_prefix + record["event"]["ref"]
+    return records
 
 
 class RecordedSupervisor:

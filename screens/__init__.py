@@ -1,0 +1,1 @@
+"""The Textual console: one module per screen, reusable widgets in screens/widgets/."""

@@ -1,0 +1,237 @@
+"""Calls: place inbound and outbound calls, the call list (sngrep-like), the ladder of the
+selected call with each message's full text, and the audio of each leg in each direction."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, OptionList, Select, Static
+from textual.widgets.option_list import Option
+
+from sip.calls import LabCall
+from sip.ladder import columns, rungs
+from sip.lab import PSTN_TEST_NUMBER, LabError
+
+from .base import LabScreen
+from .widgets.inputs import LabInput
+from .widgets.ladder import header, rung_line
+
+PARTY_NAMES = {"pstn": "PSTN", "pbx": "PBX", "gateway": "GW"}
+
+
+def level_bar(level: int) -> str:
+    """A 0..255 conference level as a 4-cell meter (a 1004 Hz test tone reads about 37)."""
+    cells = min(4, (level + 15) // 16)
+    return "█" * cells + "·" * (4 - cells)
+
+
+def audio_text(call: LabCall) -> Text:
+    text = Text()
+    if not call.legs:
+        text.append("no audio yet", style="grey62")
+        return text
+    for (agent, _), leg in sorted(call.legs.items()):
+        f = leg.figures
+        rx, tx = f.get("rx", {}), f.get("tx", {})
+        far = f.get("remote_rtp", "?").rpartition(":")[0]
+        text.append(f"{PARTY_NAMES.get(agent, agent):<4} ", style="bold")
+        text.append(f"⇦{far:<11} {rx.get('pkt', 0):>5} pkt loss {rx.get('loss', 0):<2} "
+                    f"{rx.get('jitter_ms', 0):4.1f}ms {level_bar(f.get('level_rx', 0))} ⇨{tx.get('pkt', 0):>5} pkt")
+        tone = f.get("tone")
+        if tone is not None:
+            heard = call.heard.get(agent, False)
+            text.append(f" {tone['hz']:.0f}Hz {'✔' if heard else '✘ silent'}", style="green" if heard else "red")
+        text.append("\n")
+    return text
+
+
+class PlaceCallScreen(ModalScreen[dict | None]):
+    """Inbound: the PSTN dials a number. Outbound: the PBX calls out with an auth method."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, direction: str, numbers: list[str], gateways: list[str]) -> None:
+        super().__init__()
+        self.direction, self.numbers, self.gateways = direction, numbers, gateways
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            if self.direction == "inbound":
+                yield Label("Inbound call: the PSTN dials your number", classes="title")
+                yield LabInput(self.numbers[0] if self.numbers else "", placeholder="number", id="to")
+                yield Select([("spread over the gateways", "")] + [(g, g) for g in self.gateways],
+                             value="", allow_blank=False, id="via")
+            else:
+                yield Label("Outbound call: your PBX calls the PSTN", classes="title")
+                yield LabInput(PSTN_TEST_NUMBER, placeholder="destination", id="to")
+                yield Select([("IP-based (from 127.x.x.10)", "ip"), ("Proxy authentication", "proxy"),
+                              ("Header-based (token in clear text!)", "header")],
+                             value="ip", allow_blank=False, id="auth")
+                yield LabInput(placeholder="VoIP token to send (blank: the real one)", id="token")
+            with Horizontal(classes="buttons"):
+                yield Button("Call", variant="primary", id="call")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "cancel":
+            self.dismiss(None)
+            return
+        self.submit()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.submit()
+
+    def submit(self) -> None:
+        values = {"direction": self.direction, "to": self.query_one("#to", Input).value}
+        if self.direction == "inbound":
+            values["via"] = self.query_one("#via", Select).value or None
+        else:
+            values["auth"] = self.query_one("#auth", Select).value
+            values["token"] = self.query_one("#token", Input).value.strip() or None
+        self.dismiss(values)
+
+
+class CallsScreen(LabScreen):
+    BINDINGS = [
+        Binding("i", "place_inbound", "Inbound call"),
+        Binding("o", "place_outbound", "Outbound call"),
+        Binding("h", "hangup", "Hang up"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        yield DataTable(id="call-list", cursor_type="row")
+        yield Static(id="audio")
+        with Horizontal(id="flow"):
+            with Vertical(id="ladder-box"):
+                yield Static(id="ladder-header")
+                yield OptionList(id="ladder")
+            with VerticalScroll(id="message-box"):
+                yield Static(id="message")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#call-list", DataTable)
+        table.add_columns("Time", "Dir", "From", "To", "Gateway", "State", "Code", "Setup", "Auth")
+        self.refresh_calls()
+        table.focus()
+
+    # ------------------------------------------------------------------ views
+
+    def calls(self) -> list[LabCall]:
+        if self.app.lab is None:
+            return []
+        return sorted(self.app.lab.book.calls.values(), key=lambda c: c.started_at)
+
+    @property
+    def selected(self) -> LabCall | None:
+        calls = self.calls()
+        table = self.query_one("#call-list", DataTable)
+        if not calls or table.cursor_row >= len(calls):
+            return None
+        return calls[table.cursor_row]
+
+    def refresh_calls(self) -> None:
+        table = self.query_one("#call-list", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for call in self.calls():
+            code = "" if call.final_code is None else str(call.final_code)
+            table.add_row(
+                time.strftime("%H:%M:%S", time.localtime(call.started_at)), {"inbound": "in", "outbound": "out"}.get(call.direction, "?"),
+                call.from_number or "?", call.to_number or "?", call.gateway.split(":")[0], call.state, code,
+                "" if call.setup_ms is None else f"{call.setup_ms:.0f}ms", call.auth_method or call.requested_auth,
+            )
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
+        self.show_selected()
+
+    def show_selected(self) -> None:
+        call = self.selected
+        ladder = self.query_one("#ladder", OptionList)
+        cols = columns(self.app.account)
+        self.query_one("#ladder-header", Static).update(header(cols))
+        ladder.clear_options()
+        if call is None:
+            self.query_one("#audio", Static).update("no calls yet: [i] inbound call, [o] outbound call")
+            self.query_one("#message", Static).update("")
+            return
+        self._rungs = rungs(call, cols)
+        width = self.ladder_column_width(len(cols))
+        self.query_one("#ladder-header", Static).update(header(cols, width))
+        ladder.add_options([Option(rung_line(r, cols, width)) for r in self._rungs])
+        self.query_one("#audio", Static).update(audio_text(call))
+        if self._rungs:
+            ladder.highlighted = 0
+        notes = [d.get("cause", "") for d in call.decisions] + call.notes
+        self.query_one("#message", Static).update("\n".join(f"• {n}" for n in notes if n) or "")
+
+    def ladder_column_width(self, count: int) -> int:
+        """Columns as wide as the ladder's box allows (8 at 80 columns, up to 14)."""
+        box = self.query_one("#ladder-box").size.width or int(self.app.size.width * 0.6)
+        return max(6, min(14, (box - 12) // max(count, 1)))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_selected()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        rung = self._rungs[event.option_index] if getattr(self, "_rungs", None) else None
+        if rung is None:
+            return
+        message = rung.message
+        head = Text(f"{message.src} -> {message.dst}  {message.note}\n", style="bold red" if rung.dropped else "bold")
+        head.append(message.text.replace("\r\n", "\n"))
+        self.query_one("#message", Static).update(head)
+
+    def engine_event(self, source: str, event: dict) -> None:
+        kind = event.get("ev")
+        if kind in ("placed", "call", "decision", "checklist", "engine"):
+            self.refresh_calls()
+        elif kind in ("media", "sip", "drop") and self.selected is not None:
+            call = self.selected
+            if event.get("sip_call_id") in call.sip_call_ids or kind == "sip":
+                self.query_one("#audio", Static).update(audio_text(call))
+
+    # ------------------------------------------------------------------ actions
+
+    def action_place_inbound(self) -> None:
+        self._place("inbound")
+
+    def action_place_outbound(self) -> None:
+        self._place("outbound")
+
+    def _place(self, direction: str) -> None:
+        lab = self.app.lab
+        if lab is None or self.app.engine_error:
+            self.notify("The lab's agents are not running", severity="error")
+            return
+        numbers = [d.phonenumber for d in self.app.account.dids]
+        try:
+            first = lab.test_number()
+            numbers = [first] + [n for n in numbers if n != first]
+        except LabError:
+            pass
+        self.app.push_screen(PlaceCallScreen(direction, numbers, lab.gateway_addresses), self._placed)
+
+    async def _placed(self, values: dict | None) -> None:
+        if values is None:
+            return
+        lab = self.app.lab
+        try:
+            if values["direction"] == "inbound":
+                await lab.place_inbound(values["to"], via=values["via"])
+            else:
+                await lab.place_outbound(values["to"], auth=values["auth"], voip_token=values["token"])
+        except LabError as error:
+            self.notify(str(error), severity="error")
+            return
+        table = self.query_one("#call-list", DataTable)
+        table.move_cursor(row=table.row_count - 1)
+
+    async def action_hangup(self) -> None:
+        call = self.selected
+        if call is not None and self.app.lab is not None:
+            await self.app.lab.hangup(call.ref)

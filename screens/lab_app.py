@@ -1,0 +1,152 @@
+"""The console app: opens the store, starts the lab's agents in the background, and shows the
+CarrierX portal (CONFIGURE) beside the live call flow.
+
+Everything the agents report arrives as EngineEvent messages; edits go straight to the store,
+whose committed changes the lab pushes to the running agents (no restart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from sip.checklist import ChecklistItem, evaluate
+from sip.lab import Lab
+from store import Account, Store
+
+from .commands import LabCommands
+from .messages import AccountChanged, EngineEvent
+
+EngineFactory = Callable[[Store], Lab]
+
+
+class TrunkLabApp(App):
+    CSS_PATH = "lab.tcss"
+    TITLE = "trunklab"
+    SUB_TITLE = "carrier SIP trunking lab"
+    COMMANDS = App.COMMANDS | {LabCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("d", "open('dashboard')", "Home"),
+        Binding("e", "open('endpoints')", "Endpoints"),
+        Binding("n", "open('numbers')", "Numbers"),
+        Binding("t", "open('trunk_groups')", "Trunks"),
+        Binding("f", "open('firewall')", "Firewall"),
+        Binding("c", "open('calls')", "Calls"),
+        Binding("k", "run_checklist", "Checklist"),
+    ]
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        *,
+        engine_factory: EngineFactory = Lab,
+        new_sid: Callable[[], str] | None = None,
+        new_token: Callable[[], str] | None = None,
+        deterministic: bool = False,
+    ) -> None:
+        super().__init__()
+        self.db_path = Path(db_path)
+        self.engine_factory = engine_factory
+        self._ids = {k: v for k, v in (("new_sid", new_sid), ("new_token", new_token)) if v is not None}
+        self.deterministic = deterministic  # snapshot tests: no blinking cursor, no animation
+        self.store: Store | None = None
+        self.lab: Lab | None = None
+        self.account: Account | None = None
+        self.checklist: list[ChecklistItem] = []
+        self.engine_error = ""
+
+    async def on_mount(self) -> None:
+        if self.deterministic:
+            self.animation_level = "none"
+        self.store = await Store.open(self.db_path, **self._ids)
+        self.account = await self.store.account()
+        self.store.subscribe(self._store_changed)
+        self.lab = self.engine_factory(self.store)
+        self.lab.subscribe(lambda source, event: self.post_message(EngineEvent(source, event)))
+        self.checklist = evaluate([], self.account)
+        from .dashboard import DashboardScreen
+
+        if self.deterministic:  # snapshots: every recorded event is in before the first frame
+            await self._start_engine()
+            await self.push_screen(DashboardScreen())
+        else:  # a person: the console at once, the agents starting in the background
+            await self.push_screen(DashboardScreen())
+            self.run_worker(self._start_engine(), name="engine", exclusive=True)
+
+    async def _start_engine(self) -> None:
+        try:
+            await self.lab.start()
+        except Exception as error:  # noqa: BLE001 - shown to the user, the console stays usable
+            self.engine_error = str(error)
+            self.notify(f"The lab's agents could not start: {error}", severity="error", timeout=30)
+        if self.screen_stack:
+            self.screen.post_message(EngineEvent("lab", {"ev": "engine", "error": self.engine_error}))
+
+    def _store_changed(self) -> None:
+        self.run_worker(self._reload_account(), group="account")
+
+    async def _reload_account(self) -> None:
+        self.account = await self.store.account()
+        self.screen.post_message(AccountChanged())
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        if self.lab is None:  # shutting down: the last events of the agents
+            return
+        kind = message.event.get("ev")
+        if kind in ("call", "placed", "media", "decision", "agent") or message.source == "lab":
+            self.checklist = evaluate(list(self.lab.book.calls.values()), self.account)
+        self.screen.post_message(EngineEvent(message.source, message.event))
+
+    # ------------------------------------------------------------------ actions
+
+    def action_open(self, name: str) -> None:
+        from .calls import CallsScreen
+        from .dashboard import DashboardScreen
+        from .endpoints import EndpointsScreen
+        from .firewall import FirewallScreen
+        from .numbers import PhoneNumbersScreen
+        from .trunk_groups import TrunkGroupsScreen
+
+        screens = {"dashboard": DashboardScreen, "endpoints": EndpointsScreen, "numbers": PhoneNumbersScreen,
+                   "trunk_groups": TrunkGroupsScreen, "firewall": FirewallScreen, "calls": CallsScreen}
+        if type(self.screen) is screens[name]:
+            return
+        while len(self.screen_stack) > 2:  # the default screen + the dashboard stay
+            self.pop_screen()
+        if name != "dashboard":
+            self.push_screen(screens[name]())
+
+    async def action_run_checklist(self) -> None:
+        if self.lab is None or self.engine_error:
+            self.notify("The lab's agents are not running", severity="error")
+            return
+        self.notify("Running the Verification Checklist: 2 inbound and 3 outbound calls ...")
+        self.run_worker(self._checklist(), name="checklist", exclusive=True)
+
+    async def _checklist(self) -> None:
+        items, _ = await self.lab.run_checklist()
+        self.checklist = items
+        passed = all(i.passed for i in items)
+        self.notify("Checklist: all four items pass" if passed else "Checklist: some items fail — see the causes",
+                    severity="information" if passed else "warning")
+        self.screen.post_message(EngineEvent("lab", {"ev": "checklist"}))
+
+    async def action_quit(self) -> None:
+        await self.shutdown()
+        self.exit()
+
+    async def shutdown(self) -> None:
+        """Stop every agent and close the store (idempotent: quit, Ctrl-C, crash all come here)."""
+        lab, self.lab = self.lab, None
+        if lab is not None:
+            await lab.stop()
+        store, self.store = self.store, None
+        if store is not None:
+            await store.close()
+
+    async def on_unmount(self) -> None:
+        await self.shutdown()
