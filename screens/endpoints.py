@@ -181,3 +181,4 @@ class EndpointsScreen(LabScreen):
             return
         self._error()
         event.input.value = ""
+        self.query_one("#endpoint-list", OptionList).focus()  # done: back to the list

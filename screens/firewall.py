@@ -88,3 +88,4 @@ class FirewallScreen(LabScreen):
             return
         self.query_one("#error", Static).update("")
         event.input.value = ""
+        self.query_one(DataTable).focus()  # done: back to the list

@@ -110,3 +110,4 @@ class PhoneNumbersScreen(LabScreen):
             return
         self.query_one("#error", Static).update("")
         event.input.value = ""
+        self.query_one(DataTable).focus()  # done: back to the list

@@ -1,0 +1,63 @@
+"""Deterministic consoles: fixed SIDs and tokens, UTC clock, recorded engine events (no agents)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+
+from screens.lab_app import TrunkLabApp
+from sip.lab import Lab
+from sip.replay import load_recording, recorded_supervisor_factory
+from store import Store
+from tests.support.replay import EVENTS
+
+
+def fixed_ids(prefix: str):
+    counter = itertools.count(1)
+    return lambda: f"{prefix}-0000-4000-8000-{next(counter):012d}"
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+async def prepared(db: Path, edit=None) -> None:
+    """Create the database with fixed SIDs, then apply edit(store) before the console opens it."""
+    async with await Store.open(db, new_sid=fixed_ids("00000000"), new_token=fixed_ids("70000000")) as store:
+        if edit is not None:
+            await edit(store)
+
+
+def prepare(db: Path, edit=None) -> None:
+    """prepared(), for the synchronous snapshot tests."""
+    asyncio.run(prepared(db, edit))
+
+
+def console(db: Path, *recordings: str) -> TrunkLabApp:
+    records = [r for i, name in enumerate(recordings)
+               for r in load_recording(EVENTS / f"{name}.jsonl", ref_prefix=f"r{i}-")]
+    return TrunkLabApp(
+        db,
+        engine_factory=lambda store: Lab(store, supervisor_factory=recorded_supervisor_factory(records)),
+        # records made in the console get their own fixed series (prepare() seeded the others)
+        new_sid=fixed_ids("01000000"), new_token=fixed_ids("71000000"), deterministic=True,
+    )
+
+
+async def remove_gateway3_rule(store: Store) -> None:
+    account = await store.account()
+    await store.remove_firewall_rule(next(r.rule_id for r in account.firewall_rules if r.cidr == "127.0.0.3/32"))
+
+
+async def unassign_all(store: Store) -> None:
+    for did in (await store.account()).dids:
+        await store.assign_did(did.did_sid, None)

@@ -1,0 +1,98 @@
+"""Driving the console with Pilot against a real store (and, once, real agents)."""
+
+from __future__ import annotations
+
+import pytest
+
+from screens.endpoints import EndpointsScreen
+from screens.lab_app import TrunkLabApp
+from sip.lab import Lab
+from store import AddressPlan, Store
+from tests.conftest import next_block
+from tests.console.conftest import console, prepared
+
+
+async def settle(pilot, app, predicate, tries: int = 50) -> bool:
+    for _ in range(tries):
+        await pilot.pause(0.05)
+        if predicate():
+            return True
+    return False
+
+
+async def test_assign_a_number_to_the_trunk_group(db_path):
+    await prepared(db_path)
+    app = console(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        spare = next(d for d in app.account.dids if d.trunk_group_sid is None)
+        await pilot.press("n", "down", "down", "enter")  # the third number is the spare one
+        await pilot.pause()
+        select = app.screen.query_one("#group")
+        select.value = app.account.trunk_groups[0].trunk_group_sid
+        await pilot.press("ctrl+s")
+        assert await settle(pilot, app, lambda: next(d for d in app.account.dids if d.did_sid == spare.did_sid).trunk_group_sid)
+    async with await Store.open(db_path) as store:  # really saved
+        account = await store.account()
+        assert len(account.assigned_phonenumbers(account.third_party_endpoints[0].endpoint_sid)) == 3
+
+
+async def test_add_and_remove_a_firewall_rule(db_path):
+    await prepared(db_path)
+    app = console(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f", "a", *"127.0.0.11 sip", "enter")
+        assert await settle(pilot, app, lambda: len(app.account.firewall_rules) == 3)
+        assert app.account.firewall_rules[-1].cidr == "127.0.0.11/32" and app.account.firewall_rules[-1].protocol == "sip"
+        await pilot.press("a", *"8.8.8.8", "enter")  # refused inline, nothing saved, the text stays
+        await pilot.pause(0.2)
+        assert "public address" in str(app.screen.query_one("#error").render())
+        assert app.screen.query_one("#add-rule").value == "8.8.8.8"
+        await pilot.press("escape", "f")  # back to the table, remove the first rule
+        await pilot.press("delete")
+        assert await settle(pilot, app, lambda: len(app.account.firewall_rules) == 2)
+        assert [r.cidr for r in app.account.firewall_rules] == ["127.0.0.3/32", "127.0.0.11/32"]
+    async with await Store.open(db_path) as store:
+        assert [r.cidr for r in (await store.account()).firewall_rules] == ["127.0.0.3/32", "127.0.0.11/32"]
+
+
+async def test_reveal_and_regenerate_the_token(db_path):
+    await prepared(db_path)
+    app = console(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("e", "down")
+        token = app.account.third_party_endpoints[0].voip_token
+        details = lambda: str(app.screen.query_one("#details").render())  # noqa: E731
+        assert token not in details() and token[-4:] in details()  # masked
+        await pilot.press("r")
+        assert token in details()  # revealed
+        await pilot.press("r")
+        assert token not in details()  # hidden again
+        await pilot.press("g")
+        assert await settle(pilot, app, lambda: app.account.third_party_endpoints[0].voip_token != token)
+        new = app.account.third_party_endpoints[0].voip_token
+        await pilot.press("r")
+        assert await settle(pilot, app, lambda: new in details())
+        assert isinstance(app.screen, EndpointsScreen)
+
+
+@pytest.mark.agents
+async def test_inbound_call_from_the_console_ticks_inbound_and_audio(tmp_path):
+    db = tmp_path / "live.db"
+    async with await Store.open(db, plan=AddressPlan.in_block(next_block())):
+        pass
+    app = TrunkLabApp(db, engine_factory=lambda store: Lab(store, b_leg_timeout_s=1.5))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await settle(pilot, app, lambda: app.lab is not None and set(app.lab.agent_states.values()) == {"up"}, 200)
+        await pilot.press("c", "i")
+        await pilot.pause(0.2)
+        await pilot.press("enter")  # the dialog's first number: an assigned one
+        assert await settle(pilot, app, lambda: any(
+            c.heard.get("pstn") and c.heard.get("pbx") for c in app.lab.book.calls.values()), 200)
+        await pilot.press("h")
+        assert await settle(pilot, app, lambda: all(c.finished for c in app.lab.book.calls.values()), 100)
+        await pilot.press("d")
+        items = {i.title: i.status for i in app.checklist}
+        assert items["Inbound calls reach your SIP system"] == "pass"
+        assert items["Audio is present in both directions"] == "pass"
+        assert items["Outbound calls are successfully initiated"] == "unknown"
+        await app.action_quit()

@@ -1,0 +1,79 @@
+"""Snapshots of every screen and the states that matter (pytest-textual-snapshot).
+
+Deterministic: fixed SIDs and tokens, UTC, recorded engine events, no live pjsua2 call.
+Update after an intended change with `./lab test tests/console --snapshot-update` and look at
+the SVGs before committing them."""
+
+from __future__ import annotations
+
+from tests.console.conftest import console, prepare, remove_gateway3_rule, unassign_all
+
+
+def test_dashboard_checklist_all_green(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path, "inbound_ok", "outbound_header_ok"))
+
+
+def test_dashboard_checklist_partly_red(snap_compare, db_path):
+    prepare(db_path, remove_gateway3_rule)
+    assert snap_compare(console(db_path, "inbound_ok", "outbound_wrong_token", "inbound_firewall_drop"))
+
+
+def test_system_gateway_endpoint_details(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["e"])
+
+
+def test_third_party_endpoint_details_token_masked(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["e", "down"])
+
+
+def test_empty_assigned_phone_numbers_tab(snap_compare, db_path):
+    prepare(db_path, unassign_all)
+    assert snap_compare(console(db_path), press=["e", "down", "p"])
+
+
+def test_phone_numbers(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["n"])
+
+
+def test_phone_number_edit_dialog(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["n", "down", "down", "enter"])
+
+
+def test_trunk_groups(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["t"])
+
+
+def test_firewall_validation_error(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["f", "a", *"127.0.0.300", "enter"])
+
+
+def test_firewall_with_a_drop(snap_compare, db_path):
+    prepare(db_path, remove_gateway3_rule)
+    assert snap_compare(console(db_path, "inbound_firewall_drop"), press=["f"])
+
+
+def test_successful_call_with_audio_both_ways(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path, "inbound_ok"), press=["c"])
+
+
+def test_failed_outbound_call_with_its_401_ladder(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path, "outbound_wrong_token"), press=["c"])
+
+
+def test_blocked_inbound_call_with_its_firewall_drop(snap_compare, db_path):
+    prepare(db_path, remove_gateway3_rule)
+    assert snap_compare(console(db_path, "inbound_firewall_drop"), press=["c", "tab", "end"])
+
+
+def test_wider_terminal(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path, "inbound_ok"), press=["c"], terminal_size=(120, 36))
