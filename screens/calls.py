@@ -146,7 +146,9 @@ class CallsScreen(LabScreen):
                 "" if call.setup_ms is None else f"{call.setup_ms:.0f}ms", call.auth_method or call.requested_auth,
             )
         if table.row_count:
-            table.move_cursor(row=min(row, table.row_count - 1))
+            newest = getattr(self, "follow_newest", False)
+            table.move_cursor(row=table.row_count - 1 if newest else min(row, table.row_count - 1))
+            self.follow_newest = False
         self.show_selected()
 
     def show_selected(self) -> None:
@@ -228,8 +230,7 @@ class CallsScreen(LabScreen):
         except LabError as error:
             self.notify(str(error), severity="error")
             return
-        table = self.query_one("#call-list", DataTable)
-        table.move_cursor(row=table.row_count - 1)
+        self.follow_newest = True  # the list refreshes when the lab announces the call
 
     async def action_hangup(self) -> None:
         call = self.selected

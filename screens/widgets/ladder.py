@@ -52,4 +52,7 @@ def rung_line(rung: Rung, columns: list[Column], width: int = COLUMN_WIDTH) -> T
     if label:
         at = left + 1 + (right - left - 1 - len(label)) // 2
         cells[at:at + len(label)] = list(label)
-    return delta + Text("".join(cells), style=style, no_wrap=True, overflow="crop")
+    grid = Text("".join(cells), no_wrap=True, overflow="crop")
+    if style:  # colour the arrow only: a style on the whole line's leading spaces shifted it
+        grid.stylize(style, left, right + 1)
+    return delta + grid
