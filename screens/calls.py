@@ -10,8 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, OptionList, Select, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from sip.calls import LabCall
 from sip.ladder import columns, rungs
@@ -19,7 +18,7 @@ from sip.lab import PSTN_TEST_NUMBER, LabError
 
 from .base import LabScreen
 from .widgets.inputs import LabInput
-from .widgets.ladder import header, rung_line
+from .widgets.ladder import LadderView, header
 
 PARTY_NAMES = {"pstn": "PSTN", "pbx": "PBX", "gateway": "GW"}
 
@@ -109,7 +108,7 @@ class CallsScreen(LabScreen):
         with Horizontal(id="flow"):
             with Vertical(id="ladder-box"):
                 yield Static(id="ladder-header")
-                yield OptionList(id="ladder")
+                yield LadderView(id="ladder")
             with VerticalScroll(id="message-box"):
                 yield Static(id="message")
 
@@ -153,21 +152,18 @@ class CallsScreen(LabScreen):
 
     def show_selected(self) -> None:
         call = self.selected
-        ladder = self.query_one("#ladder", OptionList)
+        ladder = self.query_one("#ladder", LadderView)
         cols = columns(self.app.account)
         self.query_one("#ladder-header", Static).update(header(cols))
-        ladder.clear_options()
         if call is None:
+            ladder.show([], cols, 8)
             self.query_one("#audio", Static).update("no calls yet: [i] inbound call, [o] outbound call")
             self.query_one("#message", Static).update("")
             return
-        self._rungs = rungs(call, cols)
         width = self.ladder_column_width(len(cols))
         self.query_one("#ladder-header", Static).update(header(cols, width))
-        ladder.add_options([Option(rung_line(r, cols, width)) for r in self._rungs])
+        ladder.show(rungs(call, cols), cols, width)
         self.query_one("#audio", Static).update(audio_text(call))
-        if self._rungs:
-            ladder.highlighted = 0
         notes = [d.get("cause", "") for d in call.decisions] + call.notes
         self.query_one("#message", Static).update("\n".join(f"• {n}" for n in notes if n) or "")
 
@@ -179,10 +175,8 @@ class CallsScreen(LabScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_selected()
 
-    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        rung = self._rungs[event.option_index] if getattr(self, "_rungs", None) else None
-        if rung is None:
-            return
+    def on_ladder_view_highlighted(self, event: LadderView.Highlighted) -> None:
+        rung = event.rung
         message = rung.message
         head = Text(f"{message.src} -> {message.dst}  {message.note}\n", style="bold red" if rung.dropped else "bold")
         head.append(message.text.replace("\r\n", "\n"))

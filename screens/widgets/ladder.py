@@ -56,3 +56,95 @@ def rung_line(rung: Rung, columns: list[Column], width: int = COLUMN_WIDTH) -> T
     if style:  # colour the arrow only: a style on the whole line's leading spaces shifted it
         grid.stylize(style, left, right + 1)
     return delta + grid
+
+
+# ---------------------------------------------------------------------------- the widget
+
+from rich.segment import Segment  # noqa: E402
+from rich.style import Style  # noqa: E402
+from textual.binding import Binding  # noqa: E402
+from textual.geometry import Size  # noqa: E402
+from textual.message import Message  # noqa: E402
+from textual.reactive import reactive  # noqa: E402
+from textual.scroll_view import ScrollView  # noqa: E402
+from textual.strip import Strip  # noqa: E402
+
+CURSOR = Style(bgcolor="#264f78", bold=True)
+
+
+class LadderView(ScrollView, can_focus=True):
+    """The ladder, virtualised: only the rungs on screen are ever turned into text, so a call
+    with 10,000 messages scrolls as fast as one with ten (the Line API)."""
+
+    BINDINGS = [
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+        Binding("pageup", "move('-page')", "Page up", show=False),
+        Binding("pagedown", "move('page')", "Page down", show=False),
+        Binding("home", "move('-all')", "First", show=False),
+        Binding("end", "move('all')", "Last", show=False),
+    ]
+    DEFAULT_CSS = "LadderView { height: 1fr; }"
+    cursor = reactive(0, always_update=True)
+
+    class Highlighted(Message):
+        def __init__(self, rung: Rung) -> None:
+            super().__init__()
+            self.rung = rung
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.rungs: list[Rung] = []
+        self.columns: list[Column] = []
+        self.width_per_column = COLUMN_WIDTH
+        self._cache: dict[int, list[Segment]] = {}
+
+    def show(self, rungs: list[Rung], columns: list[Column], width: int) -> None:
+        self.rungs, self.columns, self.width_per_column = rungs, columns, width
+        self._cache.clear()
+        self.virtual_size = Size(8 + len(columns) * width, len(rungs))
+        self.scroll_to(0, 0, animate=False)
+        self.cursor = 0
+        self.refresh()
+
+    def watch_cursor(self, cursor: int) -> None:
+        if not self.rungs:
+            return
+        self.scroll_to_region_cursor(cursor)
+        self.refresh()
+        self.post_message(self.Highlighted(self.rungs[cursor]))
+
+    def scroll_to_region_cursor(self, cursor: int) -> None:
+        top, height = int(self.scroll_offset.y), max(1, self.scrollable_content_region.height)
+        if cursor < top:
+            self.scroll_to(y=cursor, animate=False)
+        elif cursor >= top + height:
+            self.scroll_to(y=cursor - height + 1, animate=False)
+
+    def action_move(self, how: int | str) -> None:
+        if not self.rungs:
+            return
+        page = max(1, self.scrollable_content_region.height - 1)
+        steps = {"page": page, "-page": -page, "all": len(self.rungs), "-all": -len(self.rungs)}
+        step = steps[how] if isinstance(how, str) else how
+        self.cursor = max(0, min(len(self.rungs) - 1, self.cursor + step))
+
+    def _segments(self, index: int) -> list[Segment]:
+        if index not in self._cache:
+            if len(self._cache) > 2000:  # keep memory flat on huge ladders
+                self._cache.clear()
+            text = rung_line(self.rungs[index], self.columns, self.width_per_column)
+            self._cache[index] = list(text.render(self.app.console))
+        return self._cache[index]
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.scrollable_content_region.width
+        if index >= len(self.rungs):
+            return Strip.blank(width, self.rich_style)
+        strip = Strip(self._segments(index)).crop(scroll_x, scroll_x + width)
+        strip = strip.extend_cell_length(width, self.rich_style)
+        if index == self.cursor:
+            strip = strip.apply_style(CURSOR)
+        return strip
