@@ -68,6 +68,7 @@ class EndpointsScreen(LabScreen):
         Binding("g", "regenerate_token", "Regenerate"),
         Binding("i", "toggle_insecure", "insecure_address"),
         Binding("a", "focus_add", "Add address"),
+        Binding("x", "focus_restrictions", "IP restrictions"),
         Binding("p", "tab('numbers-tab')", "Assigned numbers"),
         Binding("s", "tab('details-tab')", "Details"),
     ]
@@ -86,7 +87,9 @@ class EndpointsScreen(LabScreen):
                     with VerticalScroll():
                         yield Static(id="details")
                         yield LabInput(placeholder="add an address: 127.0.0.12 or 127.0.0.12:5070, enter",
-                                    id="add-address")
+                                       id="add-address")
+                        yield LabInput(placeholder="IP restrictions: 127.0.0.10, 10.0.0.0/8 (empty: none), enter",
+                                       id="restrictions")
                         yield Static(id="error", classes="error")
                 with TabPane("Assigned Phone Numbers", id="numbers-tab"):
                     yield Static(id="assigned")
@@ -122,6 +125,7 @@ class EndpointsScreen(LabScreen):
             return
         self.query_one("#details", Static).update(details_text(endpoint, endpoint.endpoint_sid in self.revealed))
         self.query_one("#add-address", Input).display = not endpoint.is_system_gateway
+        self.query_one("#restrictions", Input).display = not endpoint.is_system_gateway
         numbers = self.app.account.assigned_phonenumbers(endpoint.endpoint_sid)
         assigned = self.query_one("#assigned", Static)
         if endpoint.is_system_gateway:
@@ -169,13 +173,25 @@ class EndpointsScreen(LabScreen):
     def action_focus_add(self) -> None:
         self.query_one("#add-address", Input).focus()
 
+    def action_focus_restrictions(self) -> None:
+        endpoint = self.selected
+        field = self.query_one("#restrictions", Input)
+        if endpoint is not None:
+            field.value = ", ".join(endpoint.attributes.ip_restrictions)
+        field.focus()
+
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         endpoint = self.selected
         if endpoint is None:
             return
-        ip, _, port = event.value.strip().partition(":")
         try:
-            await self.app.store.add_endpoint_address(endpoint.endpoint_sid, ip, port=port or 5060)
+            if event.input.id == "restrictions":
+                cidrs = tuple(c.strip() for c in event.value.split(",") if c.strip())
+                attributes = EndpointAttributes(endpoint.attributes.insecure_address, cidrs)
+                await self.app.store.update_endpoint(endpoint.endpoint_sid, attributes=attributes)
+            else:
+                ip, _, port = event.value.strip().partition(":")
+                await self.app.store.add_endpoint_address(endpoint.endpoint_sid, ip, port=port or 5060)
         except StoreError as error:
             self._error(error.message)  # the input keeps what was typed, to correct it
             return

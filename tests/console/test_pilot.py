@@ -96,3 +96,16 @@ async def test_inbound_call_from_the_console_ticks_inbound_and_audio(tmp_path):
         assert items["Audio is present in both directions"] == "pass"
         assert items["Outbound calls are successfully initiated"] == "unknown"
         await app.action_quit()
+
+
+async def test_ip_restrictions_are_edited_inline_and_bad_ones_refused(db_path):
+    await prepared(db_path)
+    app = console(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("e", "down", "x", *"127.0.0.10, 10.0.0.0/8", "enter")
+        assert await settle(pilot, app, lambda: app.account.third_party_endpoints[0].attributes.ip_restrictions)
+        assert app.account.third_party_endpoints[0].attributes.ip_restrictions == ("127.0.0.10/32", "10.0.0.0/8")
+        await pilot.press("x", "ctrl+a", "ctrl+k", *"10.0.0.5/8", "enter")
+        await pilot.pause(0.2)
+        assert "did you mean 10.0.0.0/8" in str(app.screen.query_one("#error").render())
+        assert app.account.third_party_endpoints[0].attributes.ip_restrictions == ("127.0.0.10/32", "10.0.0.0/8")

@@ -77,3 +77,8 @@ def test_blocked_inbound_call_with_its_firewall_drop(snap_compare, db_path):
 def test_wider_terminal(snap_compare, db_path):
     prepare(db_path)
     assert snap_compare(console(db_path, "inbound_ok"), press=["c"], terminal_size=(120, 36))
+
+
+def test_outbound_call_dialog(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["c", "o"])
