@@ -59,7 +59,7 @@ class FirewallScreen(LabScreen):
         self.query_one("#drops", Static).update(drops_text(self.app.lab.book.recent_drops if self.app.lab else []))
 
     def engine_event(self, source: str, event: dict) -> None:
-        if event.get("ev") in ("drop", "sip"):
+        if event.get("ev") in ("drop", "sip", "media"):
             self.refresh_account()
 
     async def action_remove_rule(self) -> None:

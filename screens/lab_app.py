@@ -30,6 +30,7 @@ class TrunkLabApp(App):
     COMMANDS = App.COMMANDS | {LabCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),  # what a terminal user tries first
         Binding("d", "open('dashboard')", "Home"),
         Binding("e", "open('endpoints')", "Endpoints"),
         Binding("n", "open('numbers')", "Numbers"),

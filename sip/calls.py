@@ -123,7 +123,7 @@ class CallBook:
         self._external_ids = itertools.count(1)
         self.pbx_addresses = set(pbx_addresses)  # ip:port of the PBX, behind its firewall
         self.firewall: tuple[FirewallRule, ...] = ()
-        self.rule_hits: dict[int, int] = {}  # firewall rule_id -> SIP datagrams let through
+        self.rule_hits: dict[int, int] = {}  # firewall rule_id -> datagrams let through (SIP and RTP)
         self.recent_drops: list[Captured] = []
         self.unreported_drops: list[Captured] = []  # drops the lab has not announced yet
 
@@ -280,7 +280,13 @@ class CallBook:
         if not sip_call_id:
             return None
         call = self._call_for(sip_call_id, t)
+        previous = call.legs.get((agent, sip_call_id))
         call.legs[(agent, sip_call_id)] = LegFigures(agent, sip_call_id, event)
+        if agent == "pbx":  # RTP the PBX received came through the firewall: count it on its rule
+            received = event.get("rx", {}).get("pkt", 0) - (previous.figures.get("rx", {}).get("pkt", 0) if previous else 0)
+            rule = firewall_rule_for(self.firewall, event.get("remote_rtp", "").rpartition(":")[0] or "0.0.0.0", "rtp")
+            if rule is not None and received > 0:
+                self.rule_hits[rule.rule_id] = self.rule_hits.get(rule.rule_id, 0) + received
         tone = event.get("tone")
         if tone is not None and agent in ("pstn", "pbx"):
             call.heard[agent] = call.heard.get(agent, False) or bool(tone.get("present"))

@@ -129,3 +129,13 @@ def test_a_response_without_contact_leaves_from_where_its_request_arrived():
     trying = next(m for m in call.messages if m.agent == "gateway" and m.event == "tx" and m.first_line.endswith("100 Trying"))
     invite = next(m for m in call.messages if m.agent == "gateway" and m.event == "rx" and m.first_line.startswith("INVITE"))
     assert trying.src == invite.dst == "127.0.0.3:5060"
+
+
+def test_firewall_rules_count_what_they_let_through():
+    book = replay("inbound_ok")
+    call = only_call(book)
+    sip_to_pbx = len([m for m in call.messages if m.agent == "pbx" and m.event == "rx"])
+    rtp_to_pbx = next(leg.figures["rx"]["pkt"] for (agent, _), leg in call.legs.items() if agent == "pbx")
+    # the call came through 127.0.0.2: rule 1 let the SIP and the RTP in, rule 2 nothing
+    assert book.rule_hits == {1: sip_to_pbx + rtp_to_pbx}
+    assert sip_to_pbx == 3 and rtp_to_pbx > 40  # INVITE, ACK, BYE
