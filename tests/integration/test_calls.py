@@ -179,3 +179,16 @@ async def test_nonsense_sip_never_crashes_the_gateway(lab: Lab):
 async def test_unknown_gateway_address_is_a_clear_error(lab: Lab):
     with pytest.raises(LabError, match="not a System Gateway address"):
         await lab.place_inbound("12025550100", via="127.0.0.250")
+
+
+async def test_an_aborting_agent_is_reported_and_restarted(lab: Lab):
+    heard: list[dict] = []
+    lab.subscribe(lambda source, event: heard.append(event) if source == "pstn" and event.get("ev") == "agent" else None)
+    old_pid = lab.supervisor.pid("pstn")
+    await lab.supervisor.send("pstn", {"cmd": "crash"})  # os.abort(), as a pjsua assertion does
+    assert await lab.wait_until(lambda: lab.supervisor.pid("pstn") not in (None, old_pid)
+                                and lab.agent_states["pstn"] == "up", 3.0)
+    crashed = next(e for e in heard if e["state"] == "crashed")
+    assert crashed["reason"] == "killed by SIGABRT" and crashed["restart_in_s"] <= 0.25
+    call = await lab.run_call(await lab.place_inbound("12025550100"), hold_s=0.2)
+    assert call.final_code == 200
