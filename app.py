@@ -6,6 +6,8 @@
     python app.py call inbound --to NUMBER [--via ADDR]    the PSTN calls a number through a gateway
     python app.py call outbound --to NUMBER --auth ip|proxy|header [--token TOKEN]
     python app.py check [--json]                           the seed's Verification Checklist
+    python app.py scenario list | load NAME                broken trunks to fix (workshops)
+    python app.py reset [--yes]                            back to the default account
 
 Every command takes --db PATH (default: $TRUNKLAB_DB, else the user data directory).
 """
@@ -51,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = command("check", "run the seed's Verification Checklist end to end")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    scenario = command("scenario", "broken trunks to fix: list them, or load one into the lab")
+    scenario.add_argument("action", choices=("list", "load"))
+    scenario.add_argument("name", nargs="?", help="load: the scenario's name (see 'scenario list')")
+
+    reset = command("reset", "back to the default account (the call history is kept)")
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
 
 
@@ -181,9 +190,45 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     return await with_lab(args, body)
 
 
+# ---------------------------------------------------------------------------- workshop
+
+async def cmd_scenario(args: argparse.Namespace) -> int:
+    from store import scenario as scenarios
+
+    if args.action == "list":
+        for item in scenarios.library():
+            print(f"{item.name:<32} {item.title}")
+        return 0
+    if not args.name:
+        print("trunklab: scenario load needs a name (see: scenario list)", file=sys.stderr)
+        return 2
+    chosen = scenarios.find(args.name)
+    async with await open_store(args) as store:
+        await scenarios.load(store, chosen)
+    print(f"{chosen.title}\n\n{chosen.story}\n\nSymptom: {chosen.symptom}\n"
+          "Start the lab (./lab), run the checklist (k), find the cause on the ladder, fix it.")
+    return 0
+
+
+async def cmd_reset(args: argparse.Namespace) -> int:
+    path = resolve_db_path(args.db)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("trunklab: reset replaces the account; confirm with --yes", file=sys.stderr)
+            return 2
+        if input(f"Replace the account in {path} with the default account? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing changed.")
+            return 1
+    async with await open_store(args) as store:
+        await store.reset()
+    print(f"{path}: back to the default account")
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 
-COMMANDS = {"show": cmd_show, "serve": cmd_serve, "call": cmd_call, "check": cmd_check}
+COMMANDS = {"show": cmd_show, "serve": cmd_serve, "call": cmd_call, "check": cmd_check,
+            "scenario": cmd_scenario, "reset": cmd_reset}
 
 
 def run_console(args: argparse.Namespace) -> int:

@@ -80,6 +80,7 @@ class Lab:
         self._saved: set[str] = set()
         self._save_tasks: set[asyncio.Task] = set()
         self._configured: set[str] = set()  # agents that acknowledged their configuration
+        self._live_calls: dict[str, int] = {}  # agent -> calls in progress, from its last pong
 
     # ------------------------------------------------------------------ life cycle
 
@@ -159,6 +160,8 @@ class Lab:
             (self._configured.add if name == "pstn" else self._configured.discard)(name)
         elif kind in ("configured", "firewall"):
             self._configured.add(name)
+        elif kind == "pong":
+            self._live_calls[name] = int(event.get("calls", 0))
         call = self.book.apply(name.split()[0], self._addresses.get(name, ""), event)
         if event.get("ev") == "agent" and event.get("state") == "crashed":
             self._fail_calls_of(name, event)
@@ -319,6 +322,21 @@ class Lab:
         await self.wait_until(lambda: call.finished, 10.0)
         await asyncio.sleep(SETTLE_S)  # the last BYE/200 of the far leg trail the caller's end
         return call
+
+    async def wait_until_idle(self, timeout: float = 40.0) -> bool:
+        """Wait until no agent has a call in progress. A dialog whose messages a firewall
+        dropped lingers in pjsua until its transaction times out (Timer B, 32 s) and holds a
+        call slot meanwhile: after such calls, a fair test waits for them to clear."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._live_calls = {}
+            for name in self.supervisor.states:
+                await self.supervisor.send(name, {"cmd": "ping"})
+            await self.wait_until(lambda: len(self._live_calls) == len(self.supervisor.states), 2.0)
+            if self._live_calls and not any(self._live_calls.values()):
+                return True
+            await asyncio.sleep(0.5)
+        return False
 
     async def run_checklist(self, *, hold_s: float = 1.2, answer_timeout_s: float = 6.0) -> tuple[list[ChecklistItem], list[LabCall]]:
         """The seed's Verification Checklist, for real: an inbound call through every System

@@ -540,6 +540,26 @@ class Store:
             if cur.rowcount == 0:
                 raise NotFoundError(f"No firewall rule with id {rule_id}")
 
+    # ---------------------------------------------------------------- starting again
+
+    async def reset(self) -> None:
+        """Back to the built-in default account, in the same address plan (CDRs are kept).
+        The only way the System Gateway is ever replaced: it is created afresh, as for a new
+        account."""
+        account = await self.account()
+        plan = AddressPlan(
+            gateway_ips=tuple(a.ip for a in account.system_gateway.addresses),
+            pbx_ip=account.party("pbx").ip,
+            pbx_roaming_ip=account.party("pbx_roaming").ip,
+            pstn_ip=account.party("pstn").ip,
+            sip_port=account.system_gateway.addresses[0].port,
+        )
+        async with self._transaction() as db:
+            for table in ("dids", "trunks", "trunk_groups", "endpoint_addresses", "endpoints",
+                          "firewall_rules", "lab_parties"):
+                await db.execute(f"DELETE FROM {table}")  # table names from the line above, never input
+            await self._seed_default_account(plan)
+
     # ---------------------------------------------------------------- the lab's address plan
 
     async def set_party(self, role: str, ip: str, port: int | str = 5060) -> LabParty:

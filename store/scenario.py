@@ -1,0 +1,136 @@
+"""Broken trunks to fix: the scenario library (store/scenarios/*.toml).
+
+A scenario is data: a story, the changes it makes to the default account, the symptom, the
+lesson, hints revealed one at a time, and the documented fix. Changes and fix are steps in a
+small vocabulary carried out through the store's own operations (the ones the console uses),
+with addresses named by role ("gateway:2", "pbx", "pbx_roaming", "pstn") so a scenario works in
+any lab's address plan.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import NotFoundError, ValidationError
+from .records import Account, EndpointAttributes
+from .store import Store
+
+LIBRARY = Path(__file__).resolve().parent / "scenarios"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str  # the file name without .toml
+    title: str
+    story: str
+    symptom: str
+    lesson: str
+    hints: tuple[str, ...]
+    changes: tuple[dict, ...]
+    fix: tuple[dict, ...]
+
+
+REQUIRED = ("title", "story", "symptom", "lesson", "hints", "changes", "fix")
+
+
+def parse_scenario(name: str, text: str) -> Scenario:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ValidationError(f"scenario {name}: not valid TOML ({error})") from None
+    missing = [key for key in REQUIRED if key not in data]
+    if missing:
+        raise ValidationError(f"scenario {name}: missing {', '.join(missing)}")
+    steps = [*data["changes"], *data["fix"]]
+    unknown = [s.get("action") for s in steps if s.get("action") not in ACTIONS]
+    if unknown:
+        raise ValidationError(f"scenario {name}: unknown action(s) {', '.join(map(str, unknown))}")
+    return Scenario(
+        name, data["title"], data["story"].strip(), data["symptom"], data["lesson"], tuple(data["hints"]),
+        tuple(data["changes"]), tuple(data["fix"]),
+    )
+
+
+def library(folder: Path = LIBRARY) -> list[Scenario]:
+    return [parse_scenario(path.stem, path.read_text()) for path in sorted(folder.glob("*.toml"))]
+
+
+def find(name: str, folder: Path = LIBRARY) -> Scenario:
+    for scenario in library(folder):
+        if scenario.name == name:
+            return scenario
+    names = ", ".join(s.name for s in library(folder))
+    raise NotFoundError(f"No scenario named {name!r}; there are: {names}")
+
+
+def resolve(account: Account, value: str) -> str:
+    """'gateway:2' -> the second System Gateway address; 'pbx' etc. -> that party's address."""
+    if value.startswith("gateway:"):
+        index = int(value.split(":", 1)[1]) - 1
+        return account.system_gateway.addresses[index].ip
+    party = account.party(value)
+    return party.ip if party is not None else value
+
+
+def _pbx_endpoint(account: Account):
+    pbx_ip = account.party("pbx").ip
+    return next(e for e in account.third_party_endpoints if any(a.ip == pbx_ip for a in e.addresses))
+
+
+async def _remove_firewall_rule(store: Store, account: Account, step: dict) -> None:
+    cidr = f"{resolve(account, step['source'])}/32"
+    for rule in account.firewall_rules:
+        if rule.cidr == cidr:
+            await store.remove_firewall_rule(rule.rule_id)
+
+
+async def _add_firewall_rule(store: Store, account: Account, step: dict) -> None:
+    await store.add_firewall_rule(resolve(account, step["source"]), protocol=step.get("protocol", "any"),
+                                  note="CarrierX System Gateway")
+
+
+async def _set_firewall_protocol(store: Store, account: Account, step: dict) -> None:
+    await _remove_firewall_rule(store, account, step)
+    await _add_firewall_rule(store, account, step)
+
+
+async def _assign_number(store: Store, account: Account, step: dict, group: bool = True) -> None:
+    did = next((d for d in account.dids if d.phonenumber == step["phonenumber"]), None)
+    if did is None:
+        raise NotFoundError(f"No phone number {step['phonenumber']} in the account")
+    await store.assign_did(did.did_sid, account.trunk_groups[0].trunk_group_sid if group else None)
+
+
+async def _unassign_number(store: Store, account: Account, step: dict) -> None:
+    await _assign_number(store, account, step, group=False)
+
+
+async def _set_ip_restrictions(store: Store, account: Account, step: dict) -> None:
+    endpoint = _pbx_endpoint(account)
+    cidrs = tuple(resolve(account, c) for c in step["cidrs"])
+    await store.update_endpoint(endpoint.endpoint_sid,
+                                attributes=EndpointAttributes(endpoint.attributes.insecure_address, cidrs))
+
+
+ACTIONS = {
+    "remove_firewall_rule": _remove_firewall_rule,
+    "add_firewall_rule": _add_firewall_rule,
+    "set_firewall_protocol": _set_firewall_protocol,
+    "assign_number": _assign_number,
+    "unassign_number": _unassign_number,
+    "set_ip_restrictions": _set_ip_restrictions,
+}
+
+
+async def apply_steps(store: Store, steps: tuple[dict, ...]) -> None:
+    """Carry out steps in order, each through the store (each step sees the previous ones)."""
+    for step in steps:
+        await ACTIONS[step["action"]](store, await store.account(), step)
+
+
+async def load(store: Store, scenario: Scenario) -> None:
+    """The default account, then the scenario's changes."""
+    await store.reset()
+    await apply_steps(store, scenario.changes)

@@ -1,0 +1,60 @@
+"""The scenario library: every file parses, and its changes and fix run through the real store."""
+
+from __future__ import annotations
+
+import pytest
+
+from store import AddressPlan, Store, ValidationError
+from store.scenario import apply_steps, library, load, parse_scenario, resolve
+
+SCENARIOS = library()
+
+
+def test_the_library_has_the_scenarios():
+    assert {s.name for s in SCENARIOS} >= {
+        "gateway_missing_from_firewall", "firewall_allows_no_carrier", "number_not_assigned",
+        "roaming_outside_restrictions", "rtp_blocked_one_way_audio"}
+    for scenario in SCENARIOS:
+        assert scenario.title and scenario.symptom and scenario.lesson and 2 <= len(scenario.hints) <= 3
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+async def test_changes_then_fix_in_any_address_plan(tmp_path, scenario):
+    async with await Store.open(tmp_path / "lab.db", plan=AddressPlan.in_block("127.0.9.0/24")) as store:
+        default = await store.account()
+        await load(store, scenario)
+        broken = await store.account()
+        assert broken != default
+        assert all(a.ip.startswith("127.0.9.") for a in broken.system_gateway.addresses)
+        await apply_steps(store, scenario.fix)
+        fixed = await store.account()
+        assert fixed != broken
+
+
+async def test_reset_restores_the_default_account_in_the_same_plan(tmp_path):
+    async with await Store.open(tmp_path / "lab.db", plan=AddressPlan.in_block("127.0.9.0/24")) as store:
+        await store.add_firewall_rule("10.0.0.0/8")
+        await store.create_did("+1 202 555 0142")
+        await store.reset()
+        account = await store.account()
+        assert [r.cidr for r in account.firewall_rules] == ["127.0.9.2/32", "127.0.9.3/32"]
+        assert len(account.dids) == 3 and account.party("pstn").ip == "127.0.9.20"
+
+
+def test_resolve_names_addresses_by_role():
+    from tests.support.accounts import default_account
+
+    account = default_account()
+    assert [resolve(account, v) for v in ("gateway:1", "gateway:2", "pbx", "pbx_roaming", "pstn", "10.0.0.1")] == [
+        "127.0.0.2", "127.0.0.3", "127.0.0.10", "127.0.0.11", "127.0.0.20", "10.0.0.1"]
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("title = ", "not valid TOML"),
+    ('title = "x"', "missing story"),
+    ('title="t"\nstory="s"\nsymptom="s"\nlesson="l"\nhints=["a","b"]\n[[changes]]\naction="explode"\n[[fix]]\naction="add_firewall_rule"',
+     "unknown action"),
+])
+def test_a_broken_scenario_file_is_a_clear_error(text, words):
+    with pytest.raises(ValidationError, match=words):
+        parse_scenario("broken", text)
