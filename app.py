@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -239,9 +241,14 @@ def run_console(args: argparse.Namespace) -> int:
     try:
         app.run()
     finally:
-        # Whatever ended the app (quit, Ctrl-C, an exception), no agent may outlive it.
-        if app.lab is not None:
-            asyncio.run(app.lab.stop())
+        # Quitting stops the agents (TrunkLabApp.shutdown). If the app died before that, its
+        # event loop is gone: end them by pid (PR_SET_PDEATHSIG would end them at our exit too).
+        if app.lab is not None and app.lab.supervisor is not None:
+            for name in app.lab.agent_states:
+                pid = app.lab.supervisor.pid(name)
+                if pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGTERM)
     return app.return_code or 0
 
 
