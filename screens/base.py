@@ -30,6 +30,12 @@ class LabScreen(Screen):
     def on_account_changed(self, message: AccountChanged) -> None:
         self.refresh_account()
 
+    def on_screen_resume(self) -> None:
+        """Back on top (after another screen or a dialog): show what changed meanwhile."""
+        if self.is_mounted and self.app.account is not None:
+            self.refresh_account()
+            self.engine_event("lab", {"ev": "resume"})
+
     def engine_event(self, source: str, event: dict) -> None:
         """Screens override: react to the lab's events."""
 

@@ -109,3 +109,16 @@ async def test_ip_restrictions_are_edited_inline_and_bad_ones_refused(db_path):
         await pilot.pause(0.2)
         assert "did you mean 10.0.0.0/8" in str(app.screen.query_one("#error").render())
         assert app.account.third_party_endpoints[0].attributes.ip_restrictions == ("127.0.0.10/32", "10.0.0.0/8")
+
+
+async def test_home_shows_edits_made_on_another_screen(db_path):
+    await prepared(db_path)
+    app = console(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        parties = lambda: str(app.screen.query_one("#parties").render())  # noqa: E731
+        assert "2 allow rules" in parties()
+        await pilot.press("f", "delete")
+        assert await settle(pilot, app, lambda: len(app.account.firewall_rules) == 1)
+        await pilot.press("d")
+        await pilot.pause(0.2)
+        assert "1 allow rule" in parties()
