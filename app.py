@@ -237,6 +237,10 @@ def run_console(args: argparse.Namespace) -> int:
     """The Textual console on the account at --db (the default when no command is given)."""
     from screens.lab_app import TrunkLabApp
 
+    async def check_store() -> None:  # a file it cannot open gets one line, not a traceback
+        await (await open_store(args)).close()
+
+    asyncio.run(check_store())
     app = TrunkLabApp(resolve_db_path(args.db))
     try:
         app.run()
@@ -254,11 +258,10 @@ def run_console(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command is None:
-        return run_console(args)
-    command = args.command
     try:
-        return asyncio.run(COMMANDS[command](args))
+        if args.command is None:
+            return run_console(args)
+        return asyncio.run(COMMANDS[args.command](args))
     except StoreError as error:
         print(f"trunklab: {error.message}", file=sys.stderr)
         return 2

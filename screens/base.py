@@ -33,6 +33,8 @@ class LabScreen(Screen):
     def on_screen_resume(self) -> None:
         """Back on top (after another screen or a dialog): show what changed meanwhile."""
         if self.is_mounted and self.app.account is not None:
+            if self.app.lab is not None:
+                self.query_one(AgentStatusBar).refresh_states(self.app.lab.agent_states)
             self.refresh_account()
             self.engine_event("lab", {"ev": "resume"})
 

@@ -71,7 +71,7 @@ class PlaceCallScreen(ModalScreen[dict | None]):
                 yield Select([("IP-based (from 127.x.x.10)", "ip"), ("Proxy authentication", "proxy"),
                               ("Header-based (token in clear text!)", "header")],
                              value="ip", allow_blank=False, id="auth")
-                yield LabInput(placeholder="VoIP token to send (blank: the real one)", id="token")
+                yield LabInput(placeholder="VoIP token to send (blank: the real one)", password=True, id="token")
             with Horizontal(classes="buttons"):
                 yield Button("Call", variant="primary", id="call")
                 yield Button("Cancel", id="cancel")
@@ -157,15 +157,17 @@ class CallsScreen(LabScreen):
         self.query_one("#ladder-header", Static).update(header(cols))
         if call is None:
             ladder.show([], cols, 8)
-            self.query_one("#audio", Static).update("no calls yet: [i] inbound call, [o] outbound call")
+            self.query_one("#audio", Static).update(Text("no calls yet: i places an inbound call, o an outbound call"))
             self.query_one("#message", Static).update("")
             return
         width = self.ladder_column_width(len(cols))
         self.query_one("#ladder-header", Static).update(header(cols, width))
-        ladder.show(rungs(call, cols), cols, width)
+        same_call = call.ref == getattr(self, "shown_ref", None)
+        self.shown_ref = call.ref
+        ladder.show(rungs(call, cols), cols, width, keep_place=same_call)
         self.query_one("#audio", Static).update(audio_text(call))
-        notes = [d.get("cause", "") for d in call.decisions] + call.notes
-        self.query_one("#message", Static).update("\n".join(f"• {n}" for n in notes if n) or "")
+        if not ladder.rungs:
+            self.query_one("#message", Static).update(self.notes_text(call))
 
     def ladder_column_width(self, count: int) -> int:
         """Columns as wide as the ladder's box allows (8 at 80 columns, up to 14)."""
@@ -175,21 +177,33 @@ class CallsScreen(LabScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_selected()
 
+    @staticmethod
+    def notes_text(call: LabCall) -> Text:
+        """What the gateway decided and why, and what happened to the call (above each message)."""
+        notes = [d.get("cause", "") for d in call.decisions] + call.notes
+        text = Text()
+        text.append("".join(f"• {n}\n" for n in notes if n), style="yellow")  # a span: not the base style
+        return text
+
     def on_ladder_view_highlighted(self, event: LadderView.Highlighted) -> None:
         rung = event.rung
         message = rung.message
-        head = Text(f"{message.src} -> {message.dst}  {message.note}\n", style="bold red" if rung.dropped else "bold")
+        call = self.selected
+        head = self.notes_text(call) if call is not None else Text()
+        head.append(f"{message.src} -> {message.dst}  {message.note}\n", style="bold red" if rung.dropped else "bold")
         head.append(message.text.replace("\r\n", "\n"))
         self.query_one("#message", Static).update(head)
 
     def engine_event(self, source: str, event: dict) -> None:
         kind = event.get("ev")
-        if kind in ("placed", "call", "decision", "checklist", "engine"):
+        if kind in ("placed", "call", "decision", "checklist", "engine", "resume", "call_failed"):
             self.refresh_calls()
         elif kind in ("media", "sip", "drop") and self.selected is not None:
             call = self.selected
-            if event.get("sip_call_id") in call.sip_call_ids or kind == "sip":
+            if kind == "media":
                 self.query_one("#audio", Static).update(audio_text(call))
+            else:
+                self.show_selected()  # new rungs on the selected call's ladder, cursor kept
 
     # ------------------------------------------------------------------ actions
 
@@ -222,7 +236,7 @@ class CallsScreen(LabScreen):
             else:
                 await lab.place_outbound(values["to"], auth=values["auth"], voip_token=values["token"])
         except LabError as error:
-            self.notify(str(error), severity="error")
+            self.notify(str(error), severity="error", markup=False)
             return
         self.follow_newest = True  # the list refreshes when the lab announces the call
 

@@ -53,8 +53,8 @@ class DashboardScreen(LabScreen):
     def on_mount(self) -> None:
         self.query_one(ChecklistView).show(self.app.checklist)
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.app.action_open(event.option.id)
+    async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        await self.app.action_open(event.option.id)
 
     def engine_event(self, source: str, event: dict) -> None:
         self.query_one(ChecklistView).show(self.app.checklist)

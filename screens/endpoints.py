@@ -125,7 +125,9 @@ class EndpointsScreen(LabScreen):
             return
         self.query_one("#details", Static).update(details_text(endpoint, endpoint.endpoint_sid in self.revealed))
         self.query_one("#add-address", Input).display = not endpoint.is_system_gateway
-        self.query_one("#restrictions", Input).display = not endpoint.is_system_gateway
+        restrictions = self.query_one("#restrictions", Input)
+        restrictions.display = not endpoint.is_system_gateway
+        restrictions.value = ", ".join(endpoint.attributes.ip_restrictions)  # what Enter would save
         numbers = self.app.account.assigned_phonenumbers(endpoint.endpoint_sid)
         assigned = self.query_one("#assigned", Static)
         if endpoint.is_system_gateway:
@@ -136,7 +138,7 @@ class EndpointsScreen(LabScreen):
             assigned.update(Text(EMPTY_TAB))
 
     def _error(self, message: str = "") -> None:
-        self.query_one("#error", Static).update(message)
+        self.query_one("#error", Static).update(Text(message))  # it may echo what was typed: no markup
 
     def action_reveal_token(self) -> None:
         endpoint = self.selected
@@ -155,6 +157,7 @@ class EndpointsScreen(LabScreen):
             self._error(error.message)
             return
         self._error()
+        self.revealed.discard(endpoint.endpoint_sid)  # a new secret starts hidden
         self.notify("New VoIP token issued: the old one now gets 401 Unauthorized")
 
     async def action_toggle_insecure(self) -> None:

@@ -70,7 +70,7 @@ class FirewallScreen(LabScreen):
         try:
             await self.app.store.remove_firewall_rule(rule.rule_id)
         except StoreError as error:
-            self.query_one("#error", Static).update(error.message)
+            self.query_one("#error", Static).update(Text(error.message))
             return
         self.notify(f"Removed: allow {rule.cidr} ({rule.protocol})")
 
@@ -84,7 +84,7 @@ class FirewallScreen(LabScreen):
         try:
             await self.app.store.add_firewall_rule(cidr, protocol=protocol, note="added in the console")
         except StoreError as error:
-            self.query_one("#error", Static).update(error.message)  # what was typed stays, to correct
+            self.query_one("#error", Static).update(Text(error.message))  # what was typed stays, to correct
             return
         self.query_one("#error", Static).update("")
         event.input.value = ""

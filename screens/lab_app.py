@@ -14,7 +14,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from sip.checklist import ChecklistItem, evaluate
-from sip.lab import Lab
+from sip.lab import Lab, LabError
 from store import Account, Store
 
 from .commands import LabCommands
@@ -76,14 +76,14 @@ class TrunkLabApp(App):
             await self.push_screen(DashboardScreen())
         else:  # a person: the console at once, the agents starting in the background
             await self.push_screen(DashboardScreen())
-            self.run_worker(self._start_engine(), name="engine", exclusive=True)
+            self.run_worker(self._start_engine(), name="engine", group="engine")
 
     async def _start_engine(self) -> None:
         try:
             await self.lab.start()
         except Exception as error:  # noqa: BLE001 - shown to the user, the console stays usable
             self.engine_error = str(error)
-            self.notify(f"The lab's agents could not start: {error}", severity="error", timeout=30)
+            self.notify(f"The lab's agents could not start: {error}", severity="error", timeout=30, markup=False)
         if self.screen_stack:
             self.screen.post_message(EngineEvent("lab", {"ev": "engine", "error": self.engine_error}))
 
@@ -104,7 +104,7 @@ class TrunkLabApp(App):
 
     # ------------------------------------------------------------------ actions
 
-    def action_open(self, name: str) -> None:
+    async def action_open(self, name: str) -> None:
         from .calls import CallsScreen
         from .dashboard import DashboardScreen
         from .endpoints import EndpointsScreen
@@ -117,19 +117,27 @@ class TrunkLabApp(App):
         if type(self.screen) is screens[name]:
             return
         while len(self.screen_stack) > 2:  # the default screen + the dashboard stay
-            self.pop_screen()
+            await self.pop_screen()
         if name != "dashboard":
-            self.push_screen(screens[name]())
+            await self.push_screen(screens[name]())  # awaited: the palette acts on it next
 
     async def action_run_checklist(self) -> None:
-        if self.lab is None or self.engine_error:
-            self.notify("The lab's agents are not running", severity="error")
+        states = self.lab.agent_states if self.lab is not None else {}
+        if self.engine_error or not states or any(state != "up" for state in states.values()):
+            self.notify("The checklist needs every agent up; see the status bar", severity="warning")
+            return
+        if any(w.group == "checklist" and not w.is_finished for w in self.workers):
+            self.notify("The checklist is already running")
             return
         self.notify("Running the Verification Checklist: 2 inbound and 3 outbound calls ...")
-        self.run_worker(self._checklist(), name="checklist", exclusive=True)
+        self.run_worker(self._checklist(), name="checklist", group="checklist", exit_on_error=False)
 
     async def _checklist(self) -> None:
-        items, _ = await self.lab.run_checklist()
+        try:
+            items, _ = await self.lab.run_checklist()
+        except LabError as error:
+            self.notify(f"The checklist could not run: {error}", severity="error", markup=False)
+            return
         self.checklist = items
         passed = all(i.passed for i in items)
         self.notify("Checklist: all four items pass" if passed else "Checklist: some items fail — see the causes",
@@ -137,14 +145,15 @@ class TrunkLabApp(App):
         self.screen.post_message(EngineEvent("lab", {"ev": "checklist"}))
 
     async def action_quit(self) -> None:
+        self.notify("Stopping the agents ...")
         await self.shutdown()
         self.exit()
 
     async def shutdown(self) -> None:
         """Stop every agent and close the store (idempotent: quit, Ctrl-C, crash all come here)."""
-        lab, self.lab = self.lab, None
-        if lab is not None:
-            await lab.stop()
+        if self.lab is not None:
+            await self.lab.stop()
+            self.lab = None  # only now: app.py ends agents by pid if this never completed
         store, self.store = self.store, None
         if store is not None:
             await store.close()

@@ -90,7 +90,7 @@ class PhoneNumbersScreen(LabScreen):
             try:
                 await self.app.store.assign_did(did.did_sid, group_sid or None)
             except StoreError as error:
-                self.query_one("#error", Static).update(error.message)
+                self.query_one("#error", Static).update(Text(error.message))
                 return
             self.notify(f"{display_phonenumber(did.phonenumber)} saved")
 
@@ -106,7 +106,7 @@ class PhoneNumbersScreen(LabScreen):
         try:
             await self.app.store.create_did(event.value)
         except StoreError as error:
-            self.query_one("#error", Static).update(error.message)
+            self.query_one("#error", Static).update(Text(error.message))
             return
         self.query_one("#error", Static).update("")
         event.input.value = ""

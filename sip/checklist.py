@@ -87,6 +87,10 @@ def diagnose(call: LabCall, account: Account) -> Finding:
         else:
             fix = "authenticate with the third-party endpoint SID as username and its VoIP token as password"
         return Finding(cause or "401 Unauthorized", fix)
+    if code == 407:
+        return Finding(cause or "the caller was challenged and had no credentials to answer with",
+                       "make the source an endpoint address (direction any or outbound; insecure_address "
+                       "if the port varies) or send proxy credentials")
     if code == 403:
         return Finding(cause or "403 Forbidden",
                        "call from inside the endpoint's IP restrictions, or add the source to them")
@@ -142,7 +146,7 @@ def evaluate(calls: list[LabCall], account: Account) -> list[ChecklistItem]:
     # outbound calls count under the method the PBX used (a refused call may have no other)
     outbound = _latest(lab_calls, lambda c: (c.requested_auth or c.auth_method or "?") if c.direction == "outbound" else "")
     answered = lambda c: c.answered_at is not None  # noqa: E731
-    not_refused = lambda c: c.final_code not in (401, 403)  # noqa: E731
+    not_refused = lambda c: c.final_code not in (401, 403, 407)  # noqa: E731
     both_ways = lambda c: c.heard.get("pbx", False) and c.heard.get("pstn", False)  # noqa: E731
     connected = {k: c for k, c in {**{f"in {k}": c for k, c in inbound.items()},
                                    **{f"out {k}": c for k, c in outbound.items()}}.items() if answered(c)}

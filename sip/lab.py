@@ -76,6 +76,7 @@ class Lab:
         self._addresses: dict[str, str] = {}  # agent name -> its main ip:port
         self._unsubscribe: Callable[[], None] | None = None
         self._push_task: asyncio.Task | None = None
+        self._account_dirty = False
         self._waiters: list[asyncio.Future] = []
         self._saved: set[str] = set()
         self._save_tasks: set[asyncio.Task] = set()
@@ -100,6 +101,10 @@ class Lab:
     async def stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+            self._unsubscribe = None
+        if self._push_task is not None and not self._push_task.done():
+            self._push_task.cancel()
+            await asyncio.gather(self._push_task, return_exceptions=True)
         if self.supervisor is not None:
             await self.supervisor.stop()
         if self._save_tasks:
@@ -142,15 +147,18 @@ class Lab:
             )
 
     def _account_changed(self) -> None:
+        self._account_dirty = True
         if self._push_task is None or self._push_task.done():
             self._push_task = asyncio.get_running_loop().create_task(self._push_account())
 
     async def _push_account(self) -> None:
-        self.account = await self.store.account()
-        self._refresh_book()
-        for name in self.supervisor.states:
-            await self._configure_agent(name)
-        self._notify("lab", {"ev": "account", "t": time.time()})
+        while self._account_dirty:  # a change committed while we were pushing: push again
+            self._account_dirty = False
+            self.account = await self.store.account()
+            self._refresh_book()
+            for name in self.supervisor.states:
+                await self._configure_agent(name)
+            self._notify("lab", {"ev": "account", "t": time.time()})
 
     # ------------------------------------------------------------------ events
 
@@ -196,6 +204,8 @@ class Lab:
                 call.final_reason = call.final_reason if call.answered_at else "Service Unavailable"
                 call.notes.append(f"{name} {event['reason']} during the call; the supervisor restarts it")
                 self._notify("lab", {"ev": "call_failed", "ref": call.ref, "t": event["t"]})
+                if caller != role:  # the caller's agent survived: end its leg too
+                    asyncio.get_running_loop().create_task(self.supervisor.send(caller, {"cmd": "hangup", "ref": call.ref}))
         self._wake()
 
     def _notify(self, source: str, event: dict) -> None:
@@ -302,6 +312,11 @@ class Lab:
 
     async def _send(self, agent: str, command: dict) -> None:
         if not await self.supervisor.send(agent, command):
+            call = self.book.calls.get(command.get("ref", ""))
+            if call is not None and not call.finished:  # it never left: not a call "dialling" forever
+                call.state, call.final_code, call.final_reason = "failed", 503, f"the {agent} agent is not up"
+                call.ended_at = time.time()
+                self._notify("lab", {"ev": "call_failed", "ref": call.ref, "t": call.ended_at})
             raise LabError(f"the {agent} agent is not up ({self.supervisor.states.get(agent, 'unknown')})")
 
     async def hangup(self, ref: str) -> None:

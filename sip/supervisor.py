@@ -157,12 +157,15 @@ class Supervisor:
                 continue
             if event.get("ev") == "fatal":
                 agent.fatal = event.get("message", "agent failed to start")
-            if event.get("ev") == "ready":
-                self._set_state(agent, "up", pid=process.pid)
-                agent.ready.set()
-                if self._on_up is not None:
-                    await self._on_up(agent.spec.name)
-            self._emit(agent.spec.name, event)
+            try:
+                if event.get("ev") == "ready":
+                    self._set_state(agent, "up", pid=process.pid)
+                    agent.ready.set()
+                    if self._on_up is not None:
+                        await self._on_up(agent.spec.name)
+                self._emit(agent.spec.name, event)
+            except Exception as error:  # noqa: BLE001 - a listener's bug must not stop this reader
+                print(f"trunklab: while handling {agent.spec.name}'s event: {error!r}", file=sys.stderr)
         code = await process.wait()
         if not self._stopping and process is agent.process:
             await self._restart(agent, code)
@@ -179,6 +182,8 @@ class Supervisor:
         last_words = next((line for line in reversed(agent.stderr_tail) if line.strip()), "")
         delay = BACKOFF_S[min(agent.restarts, len(BACKOFF_S) - 1)]
         agent.restarts += 1
+        agent.state = "crashed"  # not "up" during the backoff: commands to it must fail as such
+        agent.ready.clear()
         self._emit(agent.spec.name, {
             "ev": "agent", "state": "crashed", "exit": code, "reason": reason, "last_words": last_words,
             "restart_in_s": delay, "restarts": agent.restarts,

@@ -99,10 +99,14 @@ class LadderView(ScrollView, can_focus=True):
         self.width_per_column = COLUMN_WIDTH
         self._cache: dict[int, list[Segment]] = {}
 
-    def show(self, rungs: list[Rung], columns: list[Column], width: int) -> None:
+    def show(self, rungs: list[Rung], columns: list[Column], width: int, *, keep_place: bool = False) -> None:
+        """Show these rungs; keep_place (the same call, grown) keeps the cursor and the scroll."""
         self.rungs, self.columns, self.width_per_column = rungs, columns, width
         self._cache.clear()
         self.virtual_size = Size(8 + len(columns) * width, len(rungs))
+        if keep_place and rungs:
+            self.refresh()
+            return
         self.scroll_to(0, 0, animate=False)
         self.cursor = 0
         self.refresh()

@@ -50,7 +50,10 @@ class LegCall(pj.Call):
             self.confirmed_at = time.monotonic()
         if info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.ended = True
-        self.agent.on_call_state(self)
+        try:
+            self.agent.on_call_state(self)
+        except Exception as error:  # noqa: BLE001 - nothing may escape into pjsua's callback
+            self.agent.emit("error", message=f"on call state: {type(error).__name__}: {error}")
         if self.ended:
             # Drop every reference now, inside the DISCONNECTED callback, while pjsua still
             # owns this slot: pjsua2's Call destructor hangs up "its" slot id, and once this
@@ -62,7 +65,7 @@ class LegCall(pj.Call):
         for media in info.media:
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 self.audio_media = self.getAudioMedia(media.index)
-                self.agent.on_media_active(self)
+                self.agent.runtime.guard(lambda: self.agent.on_media_active(self))
                 return
 
     def setup_ms(self) -> float | None:

@@ -54,7 +54,7 @@ class _GatewayLine(pj.Account):
         self.gateway = gateway
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802 - pjsua2's name
-        self.gateway.on_incoming(prm)
+        self.gateway.runtime.guard(lambda: self.gateway.on_incoming(prm))
 
 
 class GatewayAgent(Agent):
@@ -116,7 +116,7 @@ class GatewayAgent(Agent):
             return {"status": 503, "reason": "Service Unavailable", "tarpit": True,
                     "cause": f"more than {self.limiter.max_calls} new calls per {CPS_WINDOW_S:g} s at {self.ip} (CPS limit)"}
         pstn = self.account.party("pstn")
-        if pstn is not None and source_ip == pstn.ip:
+        if pstn is not None and (source_ip, source_port) == (pstn.ip, pstn.port):
             return self._inbound(dialled, caller)
         return self._outbound(message, source_ip, source_port, dialled, caller)
 

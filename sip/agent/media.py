@@ -94,6 +94,7 @@ def stream_figures(call: pj.Call) -> dict | None:
         stream = call.getStreamInfo(index)
         audio = call.getAudioMedia(index)
         transport = call.getMedTransportInfo(index)
+        levels = (audio.getRxLevel(), audio.getTxLevel())
     except pj.Error:
         return None
     return {
@@ -106,6 +107,6 @@ def stream_figures(call: pj.Call) -> dict | None:
         },
         "tx": {"pkt": stat.txStat.pkt, "bytes": stat.txStat.bytes, "loss": stat.txStat.loss},
         # 0..255 levels of the conference port: what we hear from the far end / what we send
-        "level_rx": audio.getRxLevel(),
-        "level_tx": audio.getTxLevel(),
+        "level_rx": levels[0],
+        "level_tx": levels[1],
     }

@@ -32,7 +32,7 @@ class _Line(pj.Account):
         self.transport_id = -1
 
     def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802 - pjsua2's name
-        self.party.on_incoming(self, prm)
+        self.party.runtime.guard(lambda: self.party.on_incoming(self, prm))
 
 
 class EndParty(Agent):

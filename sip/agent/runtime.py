@@ -133,8 +133,10 @@ class Runtime:
 
     def every(self, period_s: float, action: Callable[[], None]) -> None:
         def tick() -> None:
-            action()
-            self.later(period_s, tick)
+            try:
+                self.guard(action)
+            finally:  # one failure must not stop the reports for good
+                self.later(period_s, tick)
 
         self.later(period_s, tick)
 
@@ -159,7 +161,7 @@ class Runtime:
             now = time.monotonic()
             while self._timers and self._timers[0][0] <= now:
                 _, _, action = heapq.heappop(self._timers)
-                self._guard(action)
+                self.guard(action)
             while True:
                 try:
                     command = self.commands.get_nowait()
@@ -168,15 +170,15 @@ class Runtime:
                 if command is None or command.get("cmd") == "quit":
                     self.stopping = True
                     break
-                self._guard(lambda c=command: handle_command(c))
+                self.guard(lambda c=command: handle_command(c))
 
     def _run_posted(self) -> None:
         while self._posted:
             posted, self._posted = self._posted, []
             for action in posted:
-                self._guard(action)
+                self.guard(action)
 
-    def _guard(self, action: Callable[[], None]) -> None:
+    def guard(self, action: Callable[[], None]) -> None:
         """A Python error in one action is reported, and the agent goes on."""
         try:
             action()

@@ -122,3 +122,35 @@ async def test_home_shows_edits_made_on_another_screen(db_path):
         await pilot.press("d")
         await pilot.pause(0.2)
         assert "1 allow rule" in parties()
+
+
+async def test_square_brackets_typed_by_a_user_are_text_not_markup(db_path):
+    await prepared(db_path)
+    app = console(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f", "a", *"[/]", "enter")
+        await pilot.pause(0.2)
+        assert "'[/]' is not an IPv4 address" in str(app.screen.query_one("#error").render())
+        assert app.is_running
+
+
+async def test_palette_actions_land_on_a_ready_screen(db_path):
+    await prepared(db_path)
+    app = console(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.action_open("endpoints")  # what the palette does before "reveal"
+        await app.screen.run_action("reveal_token")  # the System Gateway: nothing to reveal, no error
+        await pilot.press("down")
+        await app.screen.run_action("reveal_token")
+        token = app.account.third_party_endpoints[0].voip_token
+        assert await settle(pilot, app, lambda: token in str(app.screen.query_one("#details").render()))
+
+
+async def test_checklist_key_while_agents_are_not_up_is_refused_politely(db_path):
+    await prepared(db_path)
+    app = console(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.lab.supervisor.states["pstn"] = "starting"
+        await pilot.press("k")
+        await pilot.pause(0.2)
+        assert app.is_running and not [w for w in app.workers if w.group == "checklist"]
