@@ -127,7 +127,10 @@ ACTIONS = {
 async def apply_steps(store: Store, steps: tuple[dict, ...]) -> None:
     """Carry out steps in order, each through the store (each step sees the previous ones)."""
     for step in steps:
-        await ACTIONS[step["action"]](store, await store.account(), step)
+        try:
+            await ACTIONS[step["action"]](store, await store.account(), step)
+        except (IndexError, KeyError, StopIteration) as error:  # a step naming what is not there
+            raise ValidationError(f"scenario step {step} cannot be carried out here ({error!r})") from None
 
 
 async def load(store: Store, scenario: Scenario) -> None:

@@ -58,3 +58,8 @@ def test_resolve_names_addresses_by_role():
 def test_a_broken_scenario_file_is_a_clear_error(text, words):
     with pytest.raises(ValidationError, match=words):
         parse_scenario("broken", text)
+
+
+async def test_a_step_naming_what_is_not_there_is_a_clear_error(store):
+    with pytest.raises(ValidationError, match="cannot be carried out here"):
+        await apply_steps(store, ({"action": "remove_firewall_rule", "source": "gateway:9"},))
