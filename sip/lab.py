@@ -296,13 +296,9 @@ class Lab:
         return call
 
     def _pbx_endpoint(self):
-        """The third-party endpoint whose address is the PBX's static address."""
-        pbx = self.account.party("pbx")
-        for endpoint in self.account.third_party_endpoints:
-            if any(a.ip == pbx.ip for a in endpoint.addresses):
-                return endpoint
-        if self.account.third_party_endpoints:
-            return self.account.third_party_endpoints[0]
+        endpoint = self.account.pbx_endpoint()
+        if endpoint is not None:
+            return endpoint
         raise LabError("the account has no third-party endpoint for the PBX")
 
     def _pbx_caller_id(self) -> str:

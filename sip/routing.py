@@ -12,8 +12,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-import phonenumbers
-
+from store import validate
+from store.errors import ValidationError
 from store.records import Account, Did, FirewallRule, TrunkGroup
 
 
@@ -58,16 +58,10 @@ def dialled_number(user_part: str | None) -> str | None:
     carrier expects E.164, as CarrierX does)."""
     if not user_part:
         return None
-    text = user_part.split(";", 1)[0].strip()
-    if any(ch.isalpha() for ch in text):
+    try:  # the same rule as the account's phone numbers, ';params' of a tel user part aside
+        return validate.phonenumber(user_part.split(";", 1)[0])
+    except ValidationError:
         return None
-    try:
-        parsed = phonenumbers.parse(text if text.startswith("+") else "+" + text, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 
 def route_inbound(account: Account, user_part: str | None) -> InboundRoute | NoRoute:

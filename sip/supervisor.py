@@ -97,9 +97,6 @@ class Supervisor:
                 raise AgentStartError("; ".join(reasons))
             await asyncio.sleep(0.02)
 
-    async def wait_up(self, name: str, timeout: float = READY_TIMEOUT_S) -> None:
-        await asyncio.wait_for(self._agents[name].ready.wait(), timeout)
-
     async def send(self, name: str, command: dict) -> bool:
         """Send one command; False when the agent is not up (the caller decides what that means)."""
         agent = self._agents[name]

@@ -159,6 +159,15 @@ class Account:
     def party(self, role: str) -> LabParty | None:
         return next((p for p in self.parties if p.role == role), None)
 
+    def pbx_endpoint(self) -> Endpoint | None:
+        """The third-party endpoint whose address is the lab PBX's static address (else the
+        first third-party endpoint, else None)."""
+        pbx = self.party("pbx")
+        for endpoint in self.third_party_endpoints:
+            if pbx is not None and any(a.ip == pbx.ip for a in endpoint.addresses):
+                return endpoint
+        return self.third_party_endpoints[0] if self.third_party_endpoints else None
+
     def dids_of_trunk_group(self, trunk_group_sid: str) -> tuple[Did, ...]:
         return tuple(d for d in self.dids if d.trunk_group_sid == trunk_group_sid)
 

@@ -74,11 +74,6 @@ def resolve(account: Account, value: str) -> str:
     return party.ip if party is not None else value
 
 
-def _pbx_endpoint(account: Account):
-    pbx_ip = account.party("pbx").ip
-    return next(e for e in account.third_party_endpoints if any(a.ip == pbx_ip for a in e.addresses))
-
-
 async def _remove_firewall_rule(store: Store, account: Account, step: dict) -> None:
     cidr = f"{resolve(account, step['source'])}/32"
     for rule in account.firewall_rules:
@@ -108,7 +103,9 @@ async def _unassign_number(store: Store, account: Account, step: dict) -> None:
 
 
 async def _set_ip_restrictions(store: Store, account: Account, step: dict) -> None:
-    endpoint = _pbx_endpoint(account)
+    endpoint = account.pbx_endpoint()
+    if endpoint is None:
+        raise NotFoundError("The account has no third-party endpoint for the PBX")
     cidrs = tuple(resolve(account, c) for c in step["cidrs"])
     await store.update_endpoint(endpoint.endpoint_sid,
                                 attributes=EndpointAttributes(endpoint.attributes.insecure_address, cidrs))

@@ -22,6 +22,14 @@ STATE_NAMES = {
 MEDIA_PERIOD_S = 0.5  # the UI wants figures at least twice a second
 
 
+def add_headers(prm: pj.CallOpParam, headers) -> None:
+    """Put (name, value) pairs into a call operation's outgoing message."""
+    for name, value in headers:
+        header = pj.SipHeader()
+        header.hName, header.hValue = name, value
+        prm.txOption.headers.append(header)
+
+
 class LegCall(pj.Call):
     """One pjsua2 call (a leg), with what the agent needs to remember about it."""
 
@@ -67,6 +75,16 @@ class LegCall(pj.Call):
                 self.audio_media = self.getAudioMedia(media.index)
                 self.agent.runtime.guard(lambda: self.agent.on_media_active(self))
                 return
+
+    def respond(self, code: int, reason: str = "", headers=()) -> None:
+        """Answer an incoming call with `code` (180, 200, or a final refusal). answer() is used
+        for refusals too: it sends extra headers (a Proxy-Authenticate), hangup() drops them."""
+        prm = pj.CallOpParam(True)
+        prm.statusCode = code
+        if reason:
+            prm.reason = reason
+        add_headers(prm, headers)
+        self.answer(prm)
 
     def setup_ms(self) -> float | None:
         return None if self.confirmed_at is None else round((self.confirmed_at - self.started) * 1000, 2)

@@ -150,15 +150,7 @@ class GatewayAgent(Agent):
                 "targets": [(route.pstn_ip, route.pstn_port)]}
 
     def _refuse(self, a: LegCall, status: int, reason: str, header: tuple[str, str] | None) -> None:
-        prm = pj.CallOpParam(True)
-        prm.statusCode = status
-        prm.reason = reason
-        if header is not None:
-            sip_header = pj.SipHeader()
-            sip_header.hName, sip_header.hValue = header
-            prm.txOption.headers.append(sip_header)
-        # answer() with a final code sends the extra header; hangup() would drop it.
-        a.answer(prm)
+        a.respond(status, reason, [header] if header is not None else ())
 
     # ------------------------------------------------------------------ the B leg
 
@@ -214,13 +206,9 @@ class GatewayAgent(Agent):
             return
         # a B leg
         if call.state == "early" and bridge.a.state == "incoming":
-            ringing = pj.CallOpParam(True)
-            ringing.statusCode = 180
-            bridge.a.answer(ringing)
+            bridge.a.respond(180)
         elif call.state == "confirmed" and bridge.a.state in ("incoming", "early"):
-            ok = pj.CallOpParam(True)
-            ok.statusCode = 200
-            bridge.a.answer(ok)
+            bridge.a.respond(200)
         elif call.ended:
             if bridge.bridged or bridge.a.state in ("confirmed", "connecting"):
                 self.hang_up(bridge.a)  # the far end hung up: end the call

@@ -12,7 +12,7 @@ import time
 from .. import firewall
 from ..ratelimit import CallRateLimiter
 from ..tone import PBX_TONE_HZ, PSTN_TONE_HZ
-from .base import Agent, LegCall
+from .base import Agent, LegCall, add_headers
 from .media import LegAudio
 from .runtime import Runtime, account_config
 
@@ -74,15 +74,8 @@ class EndParty(Agent):
         if self.free_slots() < 0:
             self.hang_up(call, 486, "Busy Here")
             return
-        ringing = pj.CallOpParam(True)
-        ringing.statusCode = 180
-        call.answer(ringing)
-        self.later_for(call, self.ring_s, self._answer)
-
-    def _answer(self, call: LegCall) -> None:
-        ok = pj.CallOpParam(True)
-        ok.statusCode = 200
-        call.answer(ok)
+        call.respond(180)
+        self.later_for(call, self.ring_s, lambda ringing: ringing.respond(200))
 
     def on_media_active(self, call: LegCall) -> None:
         if call.audio is None:
@@ -112,10 +105,7 @@ class EndParty(Agent):
         prm = pj.CallOpParam(True)
         caller = command.get("from_number") or self.role
         prm.txOption.localUri = f"sip:{caller}@{line.ip}:{line.port}"
-        for name, value in headers:
-            header = pj.SipHeader()
-            header.hName, header.hValue = name, value
-            prm.txOption.headers.append(header)
+        add_headers(prm, headers)
         try:
             call.makeCall(f"sip:{command['to']}@{command['via']}", prm)
         except pj.Error as error:
