@@ -33,8 +33,9 @@ def dump(path: Path) -> list[str]:
         return list(con.iterdump())
 
 
-# 127.0.100.0/24 and up: each lab its own block, so tests never share an address.
-_blocks = itertools.count(100 + (os.getpid() % 20) * 7)
+# 127.0.100.0/24 and up: each lab its own block, so tests never share an address. Two test runs
+# at once (a developer's and a helper's) keep apart with TRUNKLAB_TEST_BLOCKS=<first block>.
+_blocks = itertools.count(int(os.environ.get("TRUNKLAB_TEST_BLOCKS", 0)) or 100 + (os.getpid() % 20) * 7)
 
 
 def next_block() -> str:
