@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from store.records import Account
+from store.records import CARRIER_CODECS, Account
 from store.validate import display_phonenumber
 
 from .calls import LabCall
@@ -80,17 +80,16 @@ def diagnose(call: LabCall, account: Account) -> Finding:
             return Finding(cause, f"Phone Numbers -> select {number} -> Edit -> trunk group -> Save")
         return Finding(cause or "the number is not in the account", "dial one of the account's phone numbers")
     if code == 401:
-        if "missing" in cause:
-            fix = "send both X-Auth-EndpointSid and X-Auth-VoipToken"
-        elif "token" in cause.lower() or "digest response" in cause:
-            fix = "use the endpoint's current VoIP token (Endpoints -> endpoint -> reveal token)"
-        else:
-            fix = "authenticate with the third-party endpoint SID as username and its VoIP token as password"
-        return Finding(cause or "401 Unauthorized", fix)
+        return Finding(cause or "401 Unauthorized", _unauthorized_fix(cause, account))
     if code == 407:
+        if "insecure_address is off" in cause:
+            return Finding(cause, "Endpoints -> Acme PBX -> insecure_address on (i), or PBX settings -> "
+                                  "source port back to the endpoint address's port")
         return Finding(cause or "the caller was challenged and had no credentials to answer with",
                        "make the source an endpoint address (direction any or outbound; insecure_address "
                        "if the port varies) or send proxy credentials")
+    if code == 488:
+        return Finding(_codec_cause(account), "PBX settings -> codecs: add PCMU or PCMA (G.711), which the carrier offers")
     if code == 403:
         return Finding(cause or "403 Forbidden",
                        "call from inside the endpoint's IP restrictions, or add the source to them")
@@ -107,6 +106,23 @@ def diagnose(call: LabCall, account: Account) -> Finding:
     if call.answered_at is not None:
         return _audio_finding(call, account)
     return Finding(cause or f"{code} {call.final_reason}".strip(), "read the call's ladder for the refusal")
+
+
+def _unauthorized_fix(cause: str, account: Account) -> str:
+    trunk, endpoint = account.pbx_trunk, account.pbx_endpoint()
+    if "missing" in cause:
+        return "PBX settings -> turn on 'send X-Auth-VoipToken' (header auth sends both X-Auth headers)"
+    if trunk is not None and endpoint is not None and trunk.voip_token != endpoint.voip_token:
+        return "PBX settings -> VoIP token: paste the endpoint's current one (Endpoints -> Acme PBX -> r reveals it)"
+    if trunk is not None and endpoint is not None and trunk.endpoint_sid != endpoint.endpoint_sid:
+        return "PBX settings -> endpoint SID: paste the endpoint's SID from Endpoints -> Endpoint Details"
+    return "authenticate with the third-party endpoint SID as username and its VoIP token as password"
+
+
+def _codec_cause(account: Account) -> str:
+    offered = ", ".join(account.pbx_trunk.codecs) if account.pbx_trunk else "?"
+    return (f"488 Not Acceptable Here: no codec in common (the PBX has {offered}; "
+            f"the carrier offers {', '.join(CARRIER_CODECS)})")
 
 
 def _audio_finding(call: LabCall, account: Account) -> Finding:

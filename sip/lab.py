@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from store import Store
-from store.records import Account, CallRecord, SipMessageRecord, account_to_wire
+from store.records import Account, CallRecord, PbxTrunk, SipMessageRecord, account_to_wire
 
 from .calls import CallBook, LabCall
 from .checklist import ChecklistItem, evaluate
@@ -140,6 +140,10 @@ class Lab:
         if name.startswith("gateway"):
             await self.supervisor.send(name, {"cmd": "configure", "account": account_to_wire(self.account)})
         elif name == "pbx":
+            trunk = self.account.pbx_trunk
+            if trunk is not None:  # before the firewall: its answer marks the PBX configured
+                await self.supervisor.send(name, {"cmd": "trunk", "source_port": trunk.source_port,
+                                                  "codecs": list(trunk.codecs)})
             rules = self.account.firewall_rules
             await self.supervisor.send(
                 name, {"cmd": "firewall", "sip": list(allowed_sources(rules, "sip")),
@@ -276,14 +280,17 @@ class Lab:
     ) -> LabCall:
         """The PBX places a call to `to` (seed: "Placing Calls"), authenticated by `auth`:
         'ip' from its static address, 'proxy' or 'header' from its roaming address with the
-        endpoint SID and VoIP token (the real ones unless overridden, to practise failures)."""
+        endpoint SID and VoIP token the PBX is configured with (its trunk settings, which can go
+        stale), unless overridden for this one call."""
         if auth not in ("ip", "proxy", "header"):
             raise LabError(f"auth must be ip, proxy or header, not {auth!r}")
         gateway = self._gateway_named(via)
         to = dial_string(to)
-        endpoint = self._pbx_endpoint()
-        sid = endpoint_sid if endpoint_sid is not None else endpoint.endpoint_sid
-        token = voip_token if voip_token is not None else endpoint.voip_token
+        trunk = self._pbx_trunk()
+        sid = endpoint_sid if endpoint_sid is not None else trunk.endpoint_sid
+        token = voip_token if voip_token is not None else trunk.voip_token
+        if auth == "header" and not trunk.send_voip_token_header and omit_header is None:
+            omit_header = "X-Auth-VoipToken"
         call = self._placed(direction="outbound", to_number=to, from_number=self._pbx_caller_id(),
                             gateway=gateway, requested_auth=auth)
         command = {"cmd": "dial", "ref": call.ref, "to": to, "via": gateway, "auth": auth,
@@ -300,6 +307,12 @@ class Lab:
         if endpoint is not None:
             return endpoint
         raise LabError("the account has no third-party endpoint for the PBX")
+
+    def _pbx_trunk(self) -> PbxTrunk:
+        if self.account.pbx_trunk is not None:
+            return self.account.pbx_trunk
+        endpoint = self._pbx_endpoint()  # a hand-made store without PBX settings: a PBX in sync
+        return PbxTrunk(endpoint.endpoint_sid, endpoint.voip_token or "")
 
     def _pbx_caller_id(self) -> str:
         endpoint = self._pbx_endpoint()

@@ -132,6 +132,32 @@ class LabParty:
     port: int = 5060
 
 
+# Codecs a PBX may be set to offer, by their SDP names; the carrier offers the first two only.
+CODEC_CHOICES = ("PCMU", "PCMA", "G722", "GSM")
+CARRIER_CODECS = ("PCMU", "PCMA")
+
+
+@dataclass(frozen=True)
+class PbxTrunk:
+    """The customer's side of the trunk: what the admin typed into the PBX's trunk settings.
+
+    It is a copy, not a link to the carrier account: when the portal regenerates the VoIP token
+    the PBX keeps sending the old one until somebody updates it here (the classic 401).
+
+    endpoint_sid, voip_token: sent as digest username/password (proxy auth) and as the
+        X-Auth-EndpointSid / X-Auth-VoipToken headers (header auth).
+    send_voip_token_header: header auth also sends X-Auth-VoipToken (off: only the SID goes).
+    source_port: the UDP port the PBX sends its IP-authenticated INVITEs from.
+    codecs: what the PBX offers and accepts, in its order of preference.
+    """
+
+    endpoint_sid: str
+    voip_token: str
+    send_voip_token_header: bool = True
+    source_port: int = 5060
+    codecs: tuple[str, ...] = CARRIER_CODECS
+
+
 @dataclass(frozen=True)
 class Account:
     """A consistent snapshot of everything the lab is configured with."""
@@ -141,6 +167,7 @@ class Account:
     dids: tuple[Did, ...]
     firewall_rules: tuple[FirewallRule, ...]
     parties: tuple[LabParty, ...]
+    pbx_trunk: PbxTrunk | None = None  # the PBX's own configuration, beside the carrier account
 
     @property
     def system_gateway(self) -> Endpoint:
@@ -241,4 +268,29 @@ def account_from_wire(data: dict) -> Account:
         dids=tuple(Did(**{**d, "capabilities": tuple(d["capabilities"])}) for d in data["dids"]),
         firewall_rules=tuple(FirewallRule(**r) for r in data["firewall_rules"]),
         parties=tuple(LabParty(**p) for p in data["parties"]),
+        pbx_trunk=PbxTrunk(**{**data["pbx_trunk"], "codecs": tuple(data["pbx_trunk"]["codecs"])})
+        if data.get("pbx_trunk") else None,
     )
+
+
+@dataclass(frozen=True)
+class ExerciseProgress:
+    """One trainee's progress on one scenario (each lab has its own store, so its own trainee).
+
+    checklist: the last "Check my fix" result, as (title, status, cause, fix) rows.
+    failing_ladder / fixed_ladder: the ladders (plain text) of the first failing check and of
+    the check that passed, for the exercise report.
+    """
+
+    scenario: str
+    started_at: float
+    hints_shown: int = 0
+    checks: int = 0
+    solved_at: float | None = None
+    checklist: tuple[tuple[str, str, str, str], ...] = ()
+    failing_ladder: str = ""
+    fixed_ladder: str = ""
+
+    @property
+    def solved(self) -> bool:
+        return self.solved_at is not None

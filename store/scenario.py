@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import NotFoundError, ValidationError
-from .records import Account, EndpointAttributes
+from .records import Account, Endpoint, EndpointAttributes
 from .store import Store
 
 LIBRARY = Path(__file__).resolve().parent / "scenarios"
@@ -102,13 +102,40 @@ async def _unassign_number(store: Store, account: Account, step: dict) -> None:
     await _assign_number(store, account, step, group=False)
 
 
-async def _set_ip_restrictions(store: Store, account: Account, step: dict) -> None:
+def _pbx_endpoint(account: Account) -> Endpoint:
     endpoint = account.pbx_endpoint()
     if endpoint is None:
         raise NotFoundError("The account has no third-party endpoint for the PBX")
+    return endpoint
+
+
+async def _set_ip_restrictions(store: Store, account: Account, step: dict) -> None:
+    endpoint = _pbx_endpoint(account)
     cidrs = tuple(resolve(account, c) for c in step["cidrs"])
     await store.update_endpoint(endpoint.endpoint_sid,
                                 attributes=EndpointAttributes(endpoint.attributes.insecure_address, cidrs))
+
+
+async def _set_insecure_address(store: Store, account: Account, step: dict) -> None:
+    endpoint = _pbx_endpoint(account)
+    await store.update_endpoint(endpoint.endpoint_sid, attributes=EndpointAttributes(
+        bool(step["value"]), endpoint.attributes.ip_restrictions))
+
+
+async def _regenerate_voip_token(store: Store, account: Account, step: dict) -> None:
+    """In the carrier portal; the PBX's trunk settings keep the old token."""
+    await store.regenerate_voip_token(_pbx_endpoint(account).endpoint_sid)
+
+
+async def _set_pbx_trunk(store: Store, account: Account, step: dict) -> None:
+    """The PBX's own settings; "current" for a credential means: as the portal shows it now."""
+    endpoint = _pbx_endpoint(account)
+    current = {"endpoint_sid": endpoint.endpoint_sid, "voip_token": endpoint.voip_token}
+    changes = {key: value for key, value in step.items() if key != "action"}
+    for key in ("endpoint_sid", "voip_token"):
+        if changes.get(key) == "current":
+            changes[key] = current[key]
+    await store.update_pbx_trunk(**changes)
 
 
 ACTIONS = {
@@ -118,6 +145,9 @@ ACTIONS = {
     "assign_number": _assign_number,
     "unassign_number": _unassign_number,
     "set_ip_restrictions": _set_ip_restrictions,
+    "set_insecure_address": _set_insecure_address,
+    "regenerate_voip_token": _regenerate_voip_token,
+    "set_pbx_trunk": _set_pbx_trunk,
 }
 
 
@@ -126,7 +156,7 @@ async def apply_steps(store: Store, steps: tuple[dict, ...]) -> None:
     for step in steps:
         try:
             await ACTIONS[step["action"]](store, await store.account(), step)
-        except (IndexError, KeyError, StopIteration) as error:  # a step naming what is not there
+        except (IndexError, KeyError, StopIteration, TypeError) as error:  # a step naming what is not there
             raise ValidationError(f"scenario step {step} cannot be carried out here ({error!r})") from None
 
 

@@ -101,5 +101,28 @@ V2 = [
     "CREATE INDEX sip_messages_by_call ON sip_messages(call_id, at)",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2]
+# Version 3: the PBX's own trunk settings (a copy of credentials that can go stale, its source
+# port, its codecs) and each exercise's progress.
+V3 = [
+    """CREATE TABLE pbx_trunk (
+        id                     INTEGER PRIMARY KEY CHECK (id = 1),
+        endpoint_sid           TEXT NOT NULL,
+        voip_token             TEXT NOT NULL,
+        send_voip_token_header INTEGER NOT NULL DEFAULT 1,
+        source_port            INTEGER NOT NULL DEFAULT 5060 CHECK (source_port BETWEEN 1 AND 65535),
+        codecs                 TEXT NOT NULL DEFAULT '["PCMU", "PCMA"]'
+    )""",
+    """CREATE TABLE exercise_progress (
+        scenario       TEXT PRIMARY KEY,
+        started_at     REAL NOT NULL,
+        hints_shown    INTEGER NOT NULL DEFAULT 0,
+        checks         INTEGER NOT NULL DEFAULT 0,
+        solved_at      REAL,
+        checklist      TEXT NOT NULL DEFAULT '[]',
+        failing_ladder TEXT NOT NULL DEFAULT '',
+        fixed_ladder   TEXT NOT NULL DEFAULT ''
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3]
 LATEST = len(MIGRATIONS)

@@ -31,8 +31,10 @@ from .records import (
     Endpoint,
     EndpointAddress,
     EndpointAttributes,
+    ExerciseProgress,
     FirewallRule,
     LabParty,
+    PbxTrunk,
     Trunk,
     TrunkGroup,
 )
@@ -161,6 +163,8 @@ class Store:
                 await db.execute(f"PRAGMA user_version = {LATEST}")
             if await self._scalar("SELECT COUNT(*) FROM endpoints WHERE type = ?", (SYSTEM_GATEWAY,)) == 0:
                 await self._seed_default_account(plan)
+            elif await self._scalar("SELECT COUNT(*) FROM pbx_trunk") == 0:
+                await self._seed_pbx_trunk(plan.sip_port)  # a file from before v3: a PBX in sync
 
     async def _seed_default_account(self, plan: AddressPlan) -> None:
         """The System Gateway (created for every account) plus a working trunk to "Acme PBX"."""
@@ -179,6 +183,22 @@ class Store:
             await self._db.execute(
                 "INSERT INTO lab_parties (role, ip, port) VALUES (?, ?, ?)", (role, ip, plan.sip_port)
             )
+        await self._seed_pbx_trunk(plan.sip_port)
+
+    async def _seed_pbx_trunk(self, sip_port: int) -> None:
+        """A PBX configured right: the PBX endpoint's SID and token, sending from its SIP port."""
+        row = await self._rows(
+            "SELECT e.endpoint_sid, e.voip_token FROM endpoints e JOIN lab_parties p ON p.role = 'pbx' "
+            "JOIN endpoint_addresses a ON a.endpoint_sid = e.endpoint_sid AND a.ip = p.ip "
+            "WHERE e.type = 'third_party' ORDER BY e.created_seq LIMIT 1"
+        ) or await self._rows(
+            "SELECT endpoint_sid, voip_token FROM endpoints WHERE type = 'third_party' ORDER BY created_seq LIMIT 1"
+        )
+        sid, token = row[0] if row else ("none", "none")
+        await self._db.execute(
+            "INSERT INTO pbx_trunk (id, endpoint_sid, voip_token, source_port) VALUES (1, ?, ?, ?)",
+            (sid, token or "none", sip_port),
+        )
 
     # ---------------------------------------------------------------- reading
 
@@ -246,7 +266,12 @@ class Store:
         parties = tuple(
             LabParty(*row) for row in await self._rows("SELECT role, ip, port FROM lab_parties ORDER BY role")
         )
-        return Account(endpoints, trunk_groups, dids, rules, parties)
+        pbx_trunk = next((
+            PbxTrunk(sid, token, bool(header), port, tuple(json.loads(codecs)))
+            for sid, token, header, port, codecs in await self._rows(
+                "SELECT endpoint_sid, voip_token, send_voip_token_header, source_port, codecs FROM pbx_trunk")
+        ), None)
+        return Account(endpoints, trunk_groups, dids, rules, parties, pbx_trunk)
 
     async def _endpoint_row(self, endpoint_sid: str) -> tuple[str, str]:
         rows = await self._rows("SELECT endpoint_sid, type FROM endpoints WHERE endpoint_sid = ?", (endpoint_sid,))
@@ -556,7 +581,7 @@ class Store:
         )
         async with self._transaction() as db:
             for table in ("dids", "trunks", "trunk_groups", "endpoint_addresses", "endpoints",
-                          "firewall_rules", "lab_parties"):
+                          "firewall_rules", "lab_parties", "pbx_trunk"):
                 await db.execute(f"DELETE FROM {table}")  # table names from the line above, never input
             await self._seed_default_account(plan)
 
@@ -573,6 +598,78 @@ class Store:
             )
         return party
 
+
+    # ---------------------------------------------------------------- the PBX's own trunk settings
+
+    async def update_pbx_trunk(
+        self,
+        *,
+        endpoint_sid: str | None = None,
+        voip_token: str | None = None,
+        send_voip_token_header: bool | None = None,
+        source_port: int | str | None = None,
+        codecs: tuple[str, ...] | list[str] | None = None,
+    ) -> PbxTrunk:
+        """Change what the PBX is configured with (the customer's side, not the carrier's)."""
+        updates: dict[str, object] = {}
+        if endpoint_sid is not None:
+            updates["endpoint_sid"] = validate.credential(endpoint_sid, "endpoint_sid")
+        if voip_token is not None:
+            updates["voip_token"] = validate.credential(voip_token, "voip_token")
+        if send_voip_token_header is not None:
+            updates["send_voip_token_header"] = int(bool(send_voip_token_header))
+        if source_port is not None:
+            updates["source_port"] = validate.port(source_port, "source_port")
+        if codecs is not None:
+            updates["codecs"] = json.dumps(list(validate.codecs(codecs)))
+        async with self._transaction():
+            for column, value in updates.items():  # column names come from the code above, never input
+                await self._db.execute(f"UPDATE pbx_trunk SET {column} = ? WHERE id = 1", (value,))
+        return (await self.account()).pbx_trunk
+
+    # ---------------------------------------------------------------- exercises (workshop mode)
+    # (progress, not configuration: no listeners)
+
+    async def exercise_progress(self) -> dict[str, ExerciseProgress]:
+        async with self._lock:
+            rows = await self._rows(
+                "SELECT scenario, started_at, hints_shown, checks, solved_at, checklist, failing_ladder, "
+                "fixed_ladder FROM exercise_progress ORDER BY started_at")
+        return {
+            row[0]: ExerciseProgress(row[0], row[1], row[2], row[3], row[4],
+                                     tuple(tuple(item) for item in json.loads(row[5])), row[6], row[7])
+            for row in rows
+        }
+
+    async def start_exercise(self, scenario: str, now: float) -> ExerciseProgress:
+        """(Re)start an exercise: a fresh attempt, so the hints and the ladders start over."""
+        async with self._transaction(notify=False) as db:
+            await db.execute(
+                "INSERT INTO exercise_progress (scenario, started_at) VALUES (?, ?) ON CONFLICT (scenario) DO "
+                "UPDATE SET started_at = excluded.started_at, hints_shown = 0, checks = 0, solved_at = NULL, "
+                "checklist = '[]', failing_ladder = '', fixed_ladder = ''", (scenario, now))
+        return (await self.exercise_progress())[scenario]
+
+    async def record_check(
+        self, scenario: str, *, passed: bool, checklist: list[tuple[str, str, str, str]], ladder: str, now: float,
+        max_hints: int,
+    ) -> ExerciseProgress:
+        """One "Check my fix": a pass solves the exercise; a fail reveals the next hint (up to
+        max_hints). The first failing ladder and the passing one are kept for the report."""
+        async with self._transaction(notify=False) as db:
+            current = await self._rows("SELECT solved_at, failing_ladder FROM exercise_progress WHERE scenario = ?",
+                                       (scenario,))
+            if not current:
+                raise NotFoundError(f"The exercise {scenario!r} has not been started")
+            solved_at, failing_ladder = current[0]
+            await db.execute(
+                "UPDATE exercise_progress SET checks = checks + 1, checklist = ?, "
+                "hints_shown = CASE WHEN ? THEN hints_shown ELSE MIN(hints_shown + 1, ?) END, "
+                "solved_at = ?, failing_ladder = ?, fixed_ladder = CASE WHEN ? THEN ? ELSE fixed_ladder END "
+                "WHERE scenario = ?",
+                (json.dumps(checklist), passed, max_hints, solved_at or (now if passed else None),
+                 failing_ladder or ("" if passed else ladder), passed, ladder, scenario))
+        return (await self.exercise_progress())[scenario]
 
     # ---------------------------------------------------------------- call detail records
     # (appended by the lab; no listeners: a CDR is history, not configuration)

@@ -11,7 +11,7 @@ import ipaddress
 import phonenumbers
 
 from .errors import ValidationError
-from .records import DIRECTIONS, FIREWALL_PROTOCOLS, TRANSPORTS
+from .records import CODEC_CHOICES, DIRECTIONS, FIREWALL_PROTOCOLS, TRANSPORTS
 
 MAX_NAME = 64
 
@@ -170,3 +170,38 @@ def transport(value: object) -> str:
 
 def firewall_protocol(value: object) -> str:
     return one_of(value, FIREWALL_PROTOCOLS, "protocol")
+
+
+MAX_CREDENTIAL = 128
+
+
+def credential(text: object, field: str) -> str:
+    """An endpoint SID or VoIP token typed into the PBX. Any value is allowed (a wrong one is a
+    lesson: the gateway answers 401), but it goes into SIP headers, so it must be one printable
+    word: a space or a line break would break, or inject into, the INVITE."""
+    value = str(text if text is not None else "").strip()
+    if not value:
+        raise ValidationError(f"{field}: required (copy it from Endpoints -> Endpoint Details)", field=field)
+    if len(value) > MAX_CREDENTIAL:
+        raise ValidationError(f"{field}: keep it under {MAX_CREDENTIAL} characters (it has {len(value)})", field=field)
+    if any(ch.isspace() or not ch.isprintable() or ch in '",;<>' for ch in value):
+        raise ValidationError(f"{field}: {value[:40]!r} has spaces, quotes or separators; SIDs and tokens have none",
+                              field=field)
+    return value
+
+
+def codecs(values: object, field: str = "codecs") -> tuple[str, ...]:
+    """One or more of CODEC_CHOICES, in the PBX's order of preference, each once."""
+    items = [values] if isinstance(values, str) else list(values or ())
+    if not items:
+        raise ValidationError(f"{field}: choose at least one of {', '.join(CODEC_CHOICES)}", field=field)
+    by_lower = {c.lower(): c for c in CODEC_CHOICES}
+    chosen: list[str] = []
+    for item in items:
+        codec = by_lower.get(str(item).strip().lower())
+        if codec is None:
+            raise ValidationError(f"{field}: {item!r} is not one of {', '.join(CODEC_CHOICES)}", field=field)
+        if codec in chosen:
+            raise ValidationError(f"{field}: {codec} is listed twice", field=field)
+        chosen.append(codec)
+    return tuple(chosen)

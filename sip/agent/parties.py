@@ -14,7 +14,7 @@ from ..ratelimit import CallRateLimiter
 from ..tone import PBX_TONE_HZ, PSTN_TONE_HZ
 from .base import Agent, LegCall, add_headers
 from .media import LegAudio
-from .runtime import Runtime, account_config
+from .runtime import CODEC_IDS, Runtime, account_config
 
 # New outgoing legs per 0.5 s. Each leg opens two sockets in pjsua's 64-slot I/O queue, and a
 # closed socket holds its slot 0.5 s more: dialling faster than this aborts the process
@@ -47,14 +47,20 @@ class EndParty(Agent):
         self.dial_limiter = CallRateLimiter(MAX_DIALS_PER_WINDOW, DIAL_WINDOW_S)
         self.waiting_dials: collections.deque[dict] = collections.deque()
         self._drain_scheduled = False
-        self.lines: dict[str, _Line] = {}
+        self.lines: dict[tuple[str, int], _Line] = {}
         for ip in self.addresses(config):
-            line = _Line(self, ip, self.port)
-            line.transport_id = runtime.add_account(line, ip, self.port, user=self.role)
-            self.lines[ip] = line
+            self.line(ip, self.port)
 
     def addresses(self, config: dict) -> list[str]:
         return [config["ip"]]
+
+    def line(self, ip: str, port: int) -> _Line:
+        """The line (transport + pjsua account) on ip:port, opened the first time it is needed."""
+        if (ip, port) not in self.lines:
+            line = _Line(self, ip, port)
+            line.transport_id = self.runtime.add_account(line, ip, port, user=self.role)
+            self.lines[ip, port] = line
+        return self.lines[ip, port]
 
     def forget(self, call: LegCall) -> None:
         if call.audio is not None:
@@ -145,7 +151,18 @@ class PbxAgent(EndParty):
         self.roaming_ip = config["roaming_ip"]
         self.allowed = {"sip": [], "rtp": []}  # default deny until the app sends the rules
         super().__init__(runtime, config)
+        self.source_port = self.port  # where IP-authenticated INVITEs leave from (trunk settings)
         self.apply_firewall()
+
+    # -- the PBX's trunk settings: its source port and its codecs
+
+    def cmd_trunk(self, command: dict) -> None:
+        codecs = [CODEC_IDS[name] for name in command["codecs"]]
+        self.runtime.set_codecs(tuple(codecs))
+        self.source_port = int(command["source_port"])
+        self.line(self.static_ip, self.source_port)  # bound now, so a taken port shows at once
+        self.apply_firewall()
+        self.emit("trunk", source_port=self.source_port, codecs=command["codecs"])
 
     def addresses(self, config: dict) -> list[str]:
         return [config["ip"], config["roaming_ip"]]
@@ -162,10 +179,11 @@ class PbxAgent(EndParty):
         whenever a call starts."""
         programs = {p: firewall.filter_program(cidrs) for p, cidrs in self.allowed.items()}
         filtered = 0
+        sip_ports = {port for _, port in self.lines}
         for ip in (self.static_ip, self.roaming_ip):
             for sock, port in firewall.sockets_bound_to(ip):
                 with sock:
-                    firewall.attach_filter(sock, programs["sip" if port == self.port else "rtp"])
+                    firewall.attach_filter(sock, programs["sip" if port in sip_ports else "rtp"])
                 filtered += 1
         self.emit("firewall", sip=self.allowed["sip"], rtp=self.allowed["rtp"], sockets=filtered)
 
@@ -177,7 +195,7 @@ class PbxAgent(EndParty):
 
     def place(self, command: dict) -> None:
         auth = command.get("auth", "ip")
-        line = self.lines[self.static_ip if auth == "ip" else self.roaming_ip]
+        line = self.line(self.static_ip, self.source_port) if auth == "ip" else self.line(self.roaming_ip, self.port)
         headers: list[tuple[str, str]] = []
         credentials: tuple[tuple[str, str], ...] = ()
         if auth == "proxy":

@@ -30,7 +30,9 @@ import pjsua2 as pj
 
 from ..pjlog import parse_log_entry
 
-CODECS_CARRIER = ("PCMU/8000/1", "PCMA/8000/1")  # what a carrier offers, in order
+# pjsua's codec ids for the SDP names the store uses (store.records.CODEC_CHOICES).
+CODEC_IDS = {"PCMU": "PCMU/8000/1", "PCMA": "PCMA/8000/1", "G722": "G722/16000/1", "GSM": "GSM/8000/1"}
+CODECS_CARRIER = (CODEC_IDS["PCMU"], CODEC_IDS["PCMA"])  # what a carrier offers, in order
 LOG_LEVEL_WHOLE_MESSAGES = 4
 CALL_SLOTS = 4  # what this pjsua2 wheel allows per process, whatever maxCalls says
 
@@ -115,12 +117,16 @@ class Runtime:
         config.medConfig.noVad = True  # keep RTP flowing so packet counters mean something
         self.ep.libInit(config)
         self.ep.audDevManager().setNullDev()
+        self.set_codecs(codecs)
+        self.ep.libStart()
+        self.clock_rate = clock_rate
+
+    def set_codecs(self, codecs: tuple[str, ...]) -> None:
+        """Offer and accept exactly `codecs` (pjsua codec ids), in this order of preference."""
         for info in self.ep.codecEnum2():
             self.ep.codecSetPriority(info.codecId, 0)  # 0 disables: only the codecs we list are offered
         for rank, codec in enumerate(codecs):
             self.ep.codecSetPriority(codec, 255 - rank)
-        self.ep.libStart()
-        self.clock_rate = clock_rate
 
     # ----------------------------------------------------------------- scheduling
 

@@ -19,6 +19,10 @@ SYMPTOMS = {
     "number_not_assigned": ({0}, "not assigned to a trunk group"),
     "roaming_outside_restrictions": ({1, 2}, "outside 'Acme PBX''s IP restrictions"),
     "rtp_blocked_one_way_audio": ({3}, "its firewall drops RTP"),
+    "stale_voip_token": ({1, 2}, "not the VoIP token of 'Acme PBX'"),
+    "header_auth_sid_only": ({1, 2}, "X-Auth-VoipToken is missing"),
+    "ip_auth_wrong_source_port": ({1, 2}, "source port 5080 is not the port 5060"),
+    "no_common_codec": ({0, 1}, "no codec in common"),
 }
 
 

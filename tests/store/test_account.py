@@ -147,8 +147,10 @@ async def test_a_first_version_file_opens_and_upgrades(db_path: Path):
         assert [e.endpoint_sid for e in account.endpoints] == ["gw-1", "ep-1"]  # kept, not re-seeded
         assert account.endpoint("ep-1").attributes.insecure_address is True
         assert account.dids[0].trunk_group_sid == "tg-1"
+        # v3: the PBX's trunk settings start in sync with its endpoint
+        assert (account.pbx_trunk.endpoint_sid, account.pbx_trunk.voip_token) == ("ep-1", "tok-1")
         tables = {row[0] for row in await store._rows("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"calls", "sip_messages"} <= tables
+    assert {"calls", "sip_messages", "pbx_trunk", "exercise_progress"} <= tables
 
 
 async def test_a_file_from_a_newer_trunklab_is_refused(db_path: Path):

@@ -70,6 +70,15 @@ REFUSALS = [
     ("remove a missing trunk", lambda s, i: s.remove_trunk("nope"), NotFoundError, "No trunk"),
     ("party off loopback", lambda s, i: s.set_party("pstn", "10.0.0.20"), ValidationError, "not a loopback"),
     ("unknown party", lambda s, i: s.set_party("fax", "127.0.0.30"), ValidationError, "not one of"),
+    ("PBX token with a line break", lambda s, i: s.update_pbx_trunk(voip_token="abc\r\nX-Evil: 1"), ValidationError, "spaces, quotes or separators"),
+    ("empty PBX endpoint SID", lambda s, i: s.update_pbx_trunk(endpoint_sid="  "), ValidationError, "required"),
+    ("overlong PBX token", lambda s, i: s.update_pbx_trunk(voip_token="x" * 200), ValidationError, "under 128"),
+    ("PBX source port 0", lambda s, i: s.update_pbx_trunk(source_port=0), ValidationError, "out of range"),
+    ("PBX source port words", lambda s, i: s.update_pbx_trunk(source_port="five"), ValidationError, "not a port"),
+    ("no PBX codec", lambda s, i: s.update_pbx_trunk(codecs=[]), ValidationError, "at least one"),
+    ("unknown PBX codec", lambda s, i: s.update_pbx_trunk(codecs=["PCMU", "G729"]), ValidationError, "'G729' is not one of"),
+    ("PBX codec twice", lambda s, i: s.update_pbx_trunk(codecs=["PCMU", "pcmu"]), ValidationError, "listed twice"),
+    ("check an exercise never started", lambda s, i: s.record_check("nope", passed=True, checklist=[], ladder="", now=1.0, max_hints=3), NotFoundError, "not been started"),
 ]
 
 
@@ -135,3 +144,38 @@ async def test_firewall_rules_keep_their_order(store: Store):
 async def test_move_a_lab_party(store: Store):
     await store.set_party("pstn", "127.0.0.21", 5070)
     assert (await store.account()).party("pstn").ip == "127.0.0.21"
+
+
+async def test_the_pbx_trunk_is_a_copy_that_goes_stale(store: Store):
+    ids = await _ids(store)
+    account = await store.account()
+    assert account.pbx_trunk.endpoint_sid == ids["pbx"]
+    assert account.pbx_trunk.voip_token == account.endpoint(ids["pbx"]).voip_token
+    assert (account.pbx_trunk.source_port, account.pbx_trunk.codecs) == (5060, ("PCMU", "PCMA"))
+    new = await store.regenerate_voip_token(ids["pbx"])
+    assert (await store.account()).pbx_trunk.voip_token != new  # the PBX was not told
+    trunk = await store.update_pbx_trunk(voip_token=f" {new} ", send_voip_token_header=False, source_port="5080",
+                                         codecs=["g722", "PCMU"])
+    assert (trunk.voip_token, trunk.send_voip_token_header, trunk.source_port, trunk.codecs) == (
+        new, False, 5080, ("G722", "PCMU"))
+    await store.reset()
+    account = await store.account()
+    assert account.pbx_trunk.voip_token == account.pbx_endpoint().voip_token and account.pbx_trunk.source_port == 5060
+
+
+async def test_exercise_progress_reveals_hints_then_solves(store: Store):
+    await store.start_exercise("stale_voip_token", now=100.0)
+    for n in range(1, 5):
+        progress = await store.record_check("stale_voip_token", passed=False, checklist=[("t", "fail", "c", "f")],
+                                            ladder=f"failing {n}", now=100.0 + n, max_hints=3)
+        assert progress.hints_shown == min(n, 3) and not progress.solved
+    assert progress.failing_ladder == "failing 1"  # the first failure is the one worth keeping
+    progress = await store.record_check("stale_voip_token", passed=True, checklist=[("t", "pass", "", "")],
+                                        ladder="fixed", now=200.0, max_hints=3)
+    assert (progress.solved_at, progress.checks, progress.hints_shown, progress.fixed_ladder) == (200.0, 5, 3, "fixed")
+    again = await store.record_check("stale_voip_token", passed=True, checklist=[], ladder="fixed again", now=300.0,
+                                     max_hints=3)
+    assert again.solved_at == 200.0  # solved once: the first time counts
+    restarted = await store.start_exercise("stale_voip_token", now=400.0)
+    assert (restarted.hints_shown, restarted.checks, restarted.solved, restarted.failing_ladder) == (0, 0, False, "")
+    assert list(await store.exercise_progress()) == ["stale_voip_token"]
