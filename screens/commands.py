@@ -17,6 +17,8 @@ ACTIONS = (
     ("Open Trunk Groups", "CONFIGURE > Trunk Groups", "app.open('trunk_groups')"),
     ("Open the Firewall", "The PBX's allow list and its drops", "app.open('firewall')"),
     ("Open Calls", "The call list, the ladder and the audio", "app.open('calls')"),
+    ("Open PBX settings", "The customer's side: credentials the PBX sends, source port, codecs", "app.open('pbx')"),
+    ("Open Exercises", "Broken trunks to fix, with hints and your progress", "app.open('exercises')"),
 )
 
 

@@ -17,6 +17,8 @@ MENU = (
     ("trunk_groups", "Trunk Groups", "t"),
     ("firewall", "Firewall", "f"),
     ("calls", "Calls", "c"),
+    ("pbx", "PBX settings", "b"),
+    ("exercises", "Exercises", "w"),
 )
 
 

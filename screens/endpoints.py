@@ -158,7 +158,8 @@ class EndpointsScreen(LabScreen):
             return
         self._error()
         self.revealed.discard(endpoint.endpoint_sid)  # a new secret starts hidden
-        self.notify("New VoIP token issued: the old one now gets 401 Unauthorized")
+        self.notify("New VoIP token issued: the old one now gets 401 Unauthorized. The PBX still sends the "
+                    "old one until you update PBX settings (b)")
 
     async def action_toggle_insecure(self) -> None:
         endpoint = self.selected

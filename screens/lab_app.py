@@ -7,6 +7,7 @@ whose committed changes the lab pushes to the running agents (no restart).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +39,8 @@ class TrunkLabApp(App):
         Binding("f", "open('firewall')", "Firewall"),
         Binding("c", "open('calls')", "Calls"),
         Binding("k", "run_checklist", "Checklist"),
+        Binding("b", "open('pbx')", "PBX"),
+        Binding("w", "open('exercises')", "Exercises"),
     ]
 
     def __init__(
@@ -48,6 +51,7 @@ class TrunkLabApp(App):
         new_sid: Callable[[], str] | None = None,
         new_token: Callable[[], str] | None = None,
         deterministic: bool = False,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.db_path = Path(db_path)
@@ -59,6 +63,8 @@ class TrunkLabApp(App):
         self.account: Account | None = None
         self.checklist: list[ChecklistItem] = []
         self.engine_error = ""
+        self.now = clock  # snapshot tests fix it
+        self.exercise: str | None = None  # the scenario loaded into this lab as an exercise
 
     async def on_mount(self) -> None:
         if self.deterministic:
@@ -69,6 +75,7 @@ class TrunkLabApp(App):
         self.lab = self.engine_factory(self.store)
         self.lab.subscribe(lambda source, event: self.post_message(EngineEvent(source, event)))
         self.checklist = evaluate([], self.account)
+        self.exercise = await self._running_exercise()
         from .dashboard import DashboardScreen
 
         if self.deterministic:  # snapshots: every recorded event is in before the first frame
@@ -77,6 +84,26 @@ class TrunkLabApp(App):
         else:  # a person: the console at once, the agents starting in the background
             await self.push_screen(DashboardScreen())
             self.run_worker(self._start_engine(), name="engine", group="engine")
+
+    async def _running_exercise(self) -> str | None:
+        """The exercise started last, unless it is solved (progress outlives the app)."""
+        progress = list((await self.store.exercise_progress()).values())
+        return progress[-1].scenario if progress and not progress[-1].solved else None
+
+    def exports_folder(self) -> Path:
+        """Where reports and pcaps go: beside the database, so each lab keeps its own."""
+        return self.db_path.parent / "exports"
+
+    def agents_ready(self) -> bool:
+        """True when calls can be placed; otherwise say why, once."""
+        states = self.lab.agent_states if self.lab is not None else {}
+        if self.engine_error or not states or any(state != "up" for state in states.values()):
+            self.notify("The checklist needs every agent up; see the status bar", severity="warning")
+            return False
+        if any(w.group == "checklist" and not w.is_finished for w in self.workers):
+            self.notify("The checklist is already running")
+            return False
+        return True
 
     async def _start_engine(self) -> None:
         try:
@@ -108,12 +135,15 @@ class TrunkLabApp(App):
         from .calls import CallsScreen
         from .dashboard import DashboardScreen
         from .endpoints import EndpointsScreen
+        from .exercises import ExercisesScreen
         from .firewall import FirewallScreen
         from .numbers import PhoneNumbersScreen
+        from .pbx import PbxScreen
         from .trunk_groups import TrunkGroupsScreen
 
         screens = {"dashboard": DashboardScreen, "endpoints": EndpointsScreen, "numbers": PhoneNumbersScreen,
-                   "trunk_groups": TrunkGroupsScreen, "firewall": FirewallScreen, "calls": CallsScreen}
+                   "trunk_groups": TrunkGroupsScreen, "firewall": FirewallScreen, "calls": CallsScreen,
+                   "pbx": PbxScreen, "exercises": ExercisesScreen}
         if type(self.screen) is screens[name]:
             return
         while len(self.screen_stack) > 2:  # the default screen + the dashboard stay
@@ -122,12 +152,7 @@ class TrunkLabApp(App):
             await self.push_screen(screens[name]())  # awaited: the palette acts on it next
 
     async def action_run_checklist(self) -> None:
-        states = self.lab.agent_states if self.lab is not None else {}
-        if self.engine_error or not states or any(state != "up" for state in states.values()):
-            self.notify("The checklist needs every agent up; see the status bar", severity="warning")
-            return
-        if any(w.group == "checklist" and not w.is_finished for w in self.workers):
-            self.notify("The checklist is already running")
+        if not self.agents_ready():
             return
         self.notify("Running the Verification Checklist: 2 inbound and 3 outbound calls ...")
         self.run_worker(self._checklist(), name="checklist", group="checklist", exit_on_error=False)

@@ -48,7 +48,7 @@ def parse_scenario(name: str, text: str) -> Scenario:
     if unknown:
         raise ValidationError(f"scenario {name}: unknown action(s) {', '.join(map(str, unknown))}")
     return Scenario(
-        name, data["title"], data["story"].strip(), data["symptom"], data["lesson"], tuple(data["hints"]),
+        name, data["title"], " ".join(data["story"].split()), data["symptom"], data["lesson"], tuple(data["hints"]),
         tuple(data["changes"]), tuple(data["fix"]),
     )
 

@@ -50,7 +50,32 @@ def console(db: Path, *recordings: str) -> TrunkLabApp:
         engine_factory=lambda store: Lab(store, supervisor_factory=recorded_supervisor_factory(records)),
         # records made in the console get their own fixed series (prepare() seeded the others)
         new_sid=fixed_ids("01000000"), new_token=fixed_ids("71000000"), deterministic=True,
+        clock=lambda: FIXED_NOW,
     )
+
+
+FIXED_NOW = 1_795_000_000.0  # 2026-11-18 11:06:40 UTC: the snapshots' "now"
+
+
+def exercise_checked(scenario_name: str, *recordings: str, after_s: float = 95.0):
+    """An edit for prepare(): the exercise started, then one "Check my fix" judged from the
+    recorded calls (the real checklist and judge over replayed events, no agents)."""
+    from sip.checklist import evaluate
+    from sip.exercise import judge
+    from store.scenario import find, load
+    from tests.support.replay import replay
+
+    async def edit(store: Store) -> None:
+        scenario = find(scenario_name)
+        await load(store, scenario)
+        await store.start_exercise(scenario.name, now=FIXED_NOW - after_s)
+        account = await store.account()
+        calls = [c for name in recordings for c in replay(name).calls.values()]
+        outcome = judge(evaluate(calls, account), calls, account)
+        await store.record_check(scenario.name, passed=outcome.passed, checklist=outcome.checklist,
+                                 ladder=outcome.ladder, now=FIXED_NOW, max_hints=len(scenario.hints))
+
+    return edit
 
 
 async def remove_gateway3_rule(store: Store) -> None:

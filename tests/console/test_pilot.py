@@ -154,3 +154,45 @@ async def test_checklist_key_while_agents_are_not_up_is_refused_politely(db_path
         await pilot.press("k")
         await pilot.pause(0.2)
         assert app.is_running and not [w for w in app.workers if w.group == "checklist"]
+
+
+@pytest.mark.agents
+@pytest.mark.timeout(120)
+async def test_an_exercise_from_start_to_fixed_with_real_calls(tmp_path):
+    """Start the stale-token exercise, check (fails: hint 1), fix it in PBX settings, check
+    again (solved), write the report: every check places real calls through real agents."""
+    db = tmp_path / "live.db"
+    async with await Store.open(db, plan=AddressPlan.in_block(next_block())):
+        pass
+    app = TrunkLabApp(db, engine_factory=lambda store: Lab(store, b_leg_timeout_s=1.5))
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert await settle(pilot, app, lambda: app.lab is not None and set(app.lab.agent_states.values()) == {"up"}, 200)
+        await pilot.press("w", "end", "s")
+        await pilot.pause(0.2)
+        await pilot.press("enter")  # confirm: the account is reset, then broken
+        assert await settle(pilot, app, lambda: app.exercise == "stale_voip_token", 100)
+        assert await settle(pilot, app, lambda: app.account.pbx_trunk.voip_token != app.account.pbx_endpoint().voip_token)
+        screen = app.screen
+        await pilot.press("c")
+        assert await settle(pilot, app, lambda: screen.progress.get("stale_voip_token") is not None
+                            and screen.progress["stale_voip_token"].checks == 1, 400)
+        progress = screen.progress["stale_voip_token"]
+        assert progress.hints_shown == 1 and not progress.solved
+        assert "401 Unauthorized" in progress.failing_ladder
+        assert "Hint 1" in str(screen.query_one("#exercise").render())
+        await pilot.press("b", "u")  # PBX settings: copy the portal's current token
+        assert await settle(pilot, app, lambda: app.account.pbx_trunk.voip_token == app.account.pbx_endpoint().voip_token)
+        await pilot.press("w")
+        screen = app.screen
+        await pilot.press("c")
+        assert await settle(pilot, app, lambda: screen.progress["stale_voip_token"].solved, 400), \
+            screen.progress["stale_voip_token"].checklist
+        await pilot.press("r")
+        report = tmp_path / "exports" / "exercise-stale_voip_token.md"
+        assert await settle(pilot, app, report.exists)
+        text = report.read_text()
+        assert "401 Unauthorized" in text[text.index("## Failing ladder"):text.index("## Fixed ladder")]
+        assert "answered" in text[text.index("## Fixed ladder"):]
+        await app.action_quit()
+    async with await Store.open(db) as store:  # progress outlives the app
+        assert (await store.exercise_progress())["stale_voip_token"].checks == 2

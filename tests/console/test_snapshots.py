@@ -6,7 +6,7 @@ the SVGs before committing them."""
 
 from __future__ import annotations
 
-from tests.console.conftest import console, prepare, remove_gateway3_rule, unassign_all
+from tests.console.conftest import console, exercise_checked, prepare, remove_gateway3_rule, unassign_all
 
 
 def test_dashboard_checklist_all_green(snap_compare, db_path):
@@ -82,3 +82,23 @@ def test_wider_terminal(snap_compare, db_path):
 def test_outbound_call_dialog(snap_compare, db_path):
     prepare(db_path)
     assert snap_compare(console(db_path), press=["c", "o"])
+
+
+def test_pbx_settings(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["b"])
+
+
+def test_exercises_list(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["w"])
+
+
+def test_exercise_running_with_one_hint(snap_compare, db_path):
+    prepare(db_path, exercise_checked("stale_voip_token", "outbound_wrong_token"))
+    assert snap_compare(console(db_path), press=["w"])
+
+
+def test_exercise_solved(snap_compare, db_path):
+    prepare(db_path, exercise_checked("stale_voip_token", "inbound_ok", "outbound_header_ok"))
+    assert snap_compare(console(db_path), press=["w"])

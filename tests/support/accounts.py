@@ -12,6 +12,7 @@ from store.records import (
     EndpointAttributes,
     FirewallRule,
     LabParty,
+    PbxTrunk,
     Trunk,
     TrunkGroup,
 )
@@ -45,7 +46,7 @@ def default_account(**pbx_changes) -> Account:
     )
     rules = (FirewallRule(1, 1, "127.0.0.2/32"), FirewallRule(2, 2, "127.0.0.3/32"))
     parties = (LabParty("pbx", "127.0.0.10"), LabParty("pbx_roaming", "127.0.0.11"), LabParty("pstn", "127.0.0.20"))
-    return Account((gateway, pbx, other), (group,), dids, rules, parties)
+    return Account((gateway, pbx, other), (group,), dids, rules, parties, PbxTrunk(PBX_SID, PBX_TOKEN))
 
 
 def restricted(*cidrs: str, insecure: bool = False) -> EndpointAttributes:
