@@ -57,7 +57,18 @@ def account_to_dict(account: Account, *, reveal: bool = False) -> dict:
             for r in account.firewall_rules
         ],
         "parties": [{"role": p.role, "ip": p.ip, "port": p.port} for p in account.parties],
+        "pbx_trunk": _pbx_trunk_dict(account, reveal),
     }
+
+
+def _pbx_trunk_dict(account: Account, reveal: bool) -> dict | None:
+    trunk = account.pbx_trunk
+    if trunk is None:
+        return None
+    return {"endpoint_sid": trunk.endpoint_sid,
+            "voip_token": trunk.voip_token if reveal else mask_token(trunk.voip_token),
+            "send_voip_token_header": trunk.send_voip_token_header, "source_port": trunk.source_port,
+            "codecs": list(trunk.codecs)}
 
 
 def account_to_text(account: Account, *, reveal: bool = False) -> str:
@@ -106,4 +117,16 @@ def account_to_text(account: Account, *, reveal: bool = False) -> str:
             lines.append(f"  {label:<20} {party.ip}:{party.port}")
     for a in account.system_gateway.addresses:
         lines.append(f"  {'System Gateway':<20} {a.ip}:{a.port}")
+    if (trunk := account.pbx_trunk) is not None:
+        endpoint = account.pbx_endpoint()
+        stale = endpoint is not None and trunk.voip_token != endpoint.voip_token
+        token = trunk.voip_token if reveal else mask_token(trunk.voip_token)
+        lines.append("")
+        lines.append("PBX SETTINGS (the customer's side of the trunk)")
+        lines.append(f"  endpoint_sid  {trunk.endpoint_sid}")
+        note = "  (not the endpoint's current token: calls that use it get 401)" if stale else ""
+        lines.append(f"  voip_token    {token}{note}")
+        lines.append(f"  header auth   {'both X-Auth headers' if trunk.send_voip_token_header else 'X-Auth-EndpointSid only'}")
+        lines.append(f"  source port   {trunk.source_port}")
+        lines.append(f"  codecs        {', '.join(trunk.codecs)}")
     return "\n".join(lines)

@@ -13,7 +13,8 @@ SCENARIOS = library()
 def test_the_library_has_the_scenarios():
     assert {s.name for s in SCENARIOS} >= {
         "gateway_missing_from_firewall", "firewall_allows_no_carrier", "number_not_assigned",
-        "roaming_outside_restrictions", "rtp_blocked_one_way_audio"}
+        "roaming_outside_restrictions", "rtp_blocked_one_way_audio", "stale_voip_token", "header_auth_sid_only",
+        "ip_auth_wrong_source_port", "no_common_codec"}
     for scenario in SCENARIOS:
         assert scenario.title and scenario.symptom and scenario.lesson and 2 <= len(scenario.hints) <= 3
 
