@@ -125,6 +125,8 @@ class TrunkLabApp(App):
         if self.lab is None:  # shutting down: the last events of the agents
             return
         kind = message.event.get("ev")
+        if kind == "error":  # an agent refused a command (e.g. a PBX source port that is taken)
+            self.notify(f"{message.source}: {message.event.get('message', '')}", severity="warning", markup=False)
         if kind in ("call", "placed", "media", "decision", "agent") or message.source == "lab":
             self.checklist = evaluate(list(self.lab.book.calls.values()), self.account)
         self.screen.post_message(EngineEvent(message.source, message.event))

@@ -159,8 +159,14 @@ class PbxAgent(EndParty):
     def cmd_trunk(self, command: dict) -> None:
         codecs = [CODEC_IDS[name] for name in command["codecs"]]
         self.runtime.set_codecs(tuple(codecs))
-        self.source_port = int(command["source_port"])
-        self.line(self.static_ip, self.source_port)  # bound now, so a taken port shows at once
+        port = int(command["source_port"])
+        try:
+            self.line(self.static_ip, port)  # bound now, so a taken port shows at once
+        except pj.Error as error:
+            self.emit("error", message=f"the PBX cannot send from {self.static_ip}:{port} ({error.reason}); "
+                                       f"it keeps port {self.source_port}")
+        else:
+            self.source_port = port
         self.apply_firewall()
         self.emit("trunk", source_port=self.source_port, codecs=command["codecs"])
 
