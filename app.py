@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--auth", choices=("ip", "proxy", "header"), default="ip", help="outbound: how the PBX authenticates")
     call.add_argument("--token", metavar="TOKEN", help="outbound: send this VoIP token instead of the real one")
     call.add_argument("--hold", type=float, default=3.0, metavar="SECONDS", help="how long to hold an answered call")
+    call.add_argument("--pcap", metavar="FILE", help="write the call's SIP and RTP packets to FILE (needs CAP_NET_RAW)")
 
     check = command("check", "run the seed's Verification Checklist end to end")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -84,13 +85,13 @@ async def cmd_show(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- the live lab
 
-async def with_lab(args: argparse.Namespace, body) -> int:
+async def with_lab(args: argparse.Namespace, body, *, capture: bool = False) -> int:
     """Open the store, start the agents, run body(lab), and stop every agent whatever happens."""
     from sip.lab import Lab, LabError
     from sip.supervisor import AgentStartError
 
     async with await open_store(args) as store:
-        lab = Lab(store)
+        lab = Lab(store, capture=capture)
         try:
             await lab.start()
             return await body(lab)
@@ -130,6 +131,9 @@ async def cmd_call(args: argparse.Namespace) -> int:
     from sip.lab import LabError
 
     async def body(lab) -> int:
+        if args.pcap and lab.capture is None:  # asked for a pcap: say so before placing the call
+            print(f"trunklab: --pcap: {lab.capture_error}", file=sys.stderr)
+            return 2
         try:
             if args.direction == "inbound":
                 placed = await lab.place_inbound(args.to, via=args.via)
@@ -140,10 +144,25 @@ async def cmd_call(args: argparse.Namespace) -> int:
             return 2
         call = await lab.run_call(placed, hold_s=args.hold)
         print_call(call, lab.account)
+        if args.pcap and not write_pcap(lab, call, args.pcap):
+            return 2
         both_ways = call.heard.get("pstn") and call.heard.get("pbx")
         return 0 if call.answered_at is not None and both_ways else 1
 
-    return await with_lab(args, body)
+    return await with_lab(args, body, capture=bool(args.pcap))
+
+
+def write_pcap(lab, call, path: str) -> bool:
+    from sip.lab import LabError
+
+    try:
+        count = lab.export_pcap(call.ref, path)
+    except (LabError, OSError) as error:
+        print(f"trunklab: --pcap: {error}", file=sys.stderr)
+        return False
+    token = " (its INVITE carries the VoIP token in clear text)" if call.auth_method == "header" else ""
+    print(f"pcap: {count} packets written to {path}{token}")
+    return True
 
 
 async def cmd_check(args: argparse.Namespace) -> int:
@@ -233,6 +252,13 @@ COMMANDS = {"show": cmd_show, "serve": cmd_serve, "call": cmd_call, "check": cmd
             "scenario": cmd_scenario, "reset": cmd_reset}
 
 
+def capturing_lab(store: Store):
+    """The console's lab captures its packets, so a call can be saved as a pcap (Calls, p)."""
+    from sip.lab import Lab
+
+    return Lab(store, capture=True)
+
+
 def run_console(args: argparse.Namespace) -> int:
     """The Textual console on the account at --db (the default when no command is given)."""
     from screens.lab_app import TrunkLabApp
@@ -241,7 +267,7 @@ def run_console(args: argparse.Namespace) -> int:
         await (await open_store(args)).close()
 
     asyncio.run(check_store())
-    app = TrunkLabApp(resolve_db_path(args.db))
+    app = TrunkLabApp(resolve_db_path(args.db), engine_factory=capturing_lab)
     try:
         app.run()
     finally:

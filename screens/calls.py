@@ -4,6 +4,7 @@ selected call with each message's full text, and the audio of each leg in each d
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,6 +22,15 @@ from .widgets.inputs import LabInput
 from .widgets.ladder import LadderView, header
 
 PARTY_NAMES = {"pstn": "PSTN", "pbx": "PBX", "gateway": "GW"}
+_FILE_NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-_.")
+
+
+def pcap_path(db_path: Path, call: LabCall) -> Path:
+    """Where the console saves a call's pcap: an exports folder beside the database, one file
+    per call, named so that a listing sorts by time and says which call it was."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(call.started_at))
+    number = "".join(c if c in _FILE_NAME_CHARACTERS else "_" for c in call.to_number) or "unknown"
+    return db_path.parent / "exports" / f"{stamp}-{call.direction or 'call'}-{number}-{call.ref}.pcap"
 
 
 def level_bar(level: int) -> str:
@@ -100,6 +110,7 @@ class CallsScreen(LabScreen):
         Binding("i", "place_inbound", "Inbound call"),
         Binding("o", "place_outbound", "Outbound call"),
         Binding("h", "hangup", "Hang up"),
+        Binding("p", "save_pcap", "Save pcap"),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -239,6 +250,27 @@ class CallsScreen(LabScreen):
             self.notify(str(error), severity="error", markup=False)
             return
         self.follow_newest = True  # the list refreshes when the lab announces the call
+
+    def action_save_pcap(self) -> None:
+        call, lab = self.selected, self.app.lab
+        if call is None or lab is None:
+            self.notify("No call to save: place one with i or o", severity="warning")
+            return
+        if lab.capture is None:
+            self.notify(f"No pcap: {lab.capture_error}", severity="warning", markup=False)
+            return
+        path = pcap_path(self.app.db_path, call)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            count = lab.export_pcap(call.ref, path)
+        except LabError as error:
+            self.notify(str(error), severity="warning", markup=False)
+            return
+        except OSError as error:
+            self.notify(f"Could not write {path}: {error.strerror or error}", severity="error", markup=False)
+            return
+        token = "; its INVITE holds the VoIP token in clear text" if "header" in (call.auth_method, call.requested_auth) else ""
+        self.notify(f"Saved {count} packets of the call to {path}{token}", markup=False, timeout=10)
 
     async def action_hangup(self) -> None:
         call = self.selected

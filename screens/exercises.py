@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -28,7 +30,7 @@ from .base import LabScreen
 MARKS = {"not started": "  ", "solved": "✓ "}
 
 
-def detail_text(scenario: Scenario, progress: ExerciseProgress | None, running: bool) -> Text:
+def detail_text(scenario: Scenario, progress: ExerciseProgress | None, running: bool) -> Text | Group:
     text = Text()
     text.append(scenario.title + "\n", style="bold")
     text.append(status_word(progress, len(scenario.hints)) + ("   (the lab runs this one)" if running else "") + "\n\n",
@@ -46,17 +48,21 @@ def detail_text(scenario: Scenario, progress: ExerciseProgress | None, running: 
     for number, hint in enumerate(scenario.hints[:progress.hints_shown], 1):
         text.append(f"\nHint {number}  ", style="bold yellow")
         text.append(hint)
-    if progress.checklist:
-        text.append(f"\n\nLast check ({progress.checks} so far)\n", style="bold")
-        for title, status, cause, _fix in progress.checklist:
-            mark, style = {"pass": ("✓", "green"), "fail": ("✗", "red")}.get(status, ("?", "grey62"))
-            text.append(f"  {mark} ", style=style)
-            text.append(title + "\n")
-            if cause and status == "fail":
-                text.append(f"      {cause}\n", style="grey62")
-    if not progress.solved:
-        text.append("\n[c] check my fix   [s] start over", style="grey62")
-    return text
+    if not progress.checklist:
+        text.append("\n\n[c] check my fix   [s] start over", style="grey62")
+        return text
+    text.append(f"\n\nLast check ({progress.checks} so far)", style="bold")
+    items = Table.grid(padding=(0, 1))
+    items.add_column(width=3, justify="right")
+    items.add_column(ratio=1)
+    for title, status, cause, _fix in progress.checklist:
+        mark, style = {"pass": ("✓", "green"), "fail": ("✗", "red")}.get(status, ("?", "grey62"))
+        line = Text(title)
+        if cause and status == "fail":
+            line.append(f"\n{cause}", style="grey62")  # wrapped under the title, not under the mark
+        items.add_row(Text(mark, style=style), line)
+    footer = Text("" if progress.solved else "\n[c] check my fix   [s] start over", style="grey62")
+    return Group(text, items, footer)
 
 
 class ConfirmStart(ModalScreen[bool]):

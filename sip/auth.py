@@ -132,7 +132,7 @@ def _match_by_address(account: Account, facts: InviteFacts) -> Endpoint | str | 
                 return endpoint
             near_miss = near_miss or (
                 f"source port {facts.source_port} is not the port {address.port} of endpoint "
-                f"{endpoint.name!r}'s address {address.ip} and insecure_address is off"
+                f"{endpoint.name!r} address {address.ip} and insecure_address is off"
             )
     return near_miss
 
@@ -168,7 +168,7 @@ def _restricted(endpoint: Endpoint, facts: InviteFacts, method: str) -> Refused 
         return None
     return Refused(
         403, "Forbidden",
-        f"credentials are right but {facts.source_ip} is outside {endpoint.name!r}'s IP restrictions "
+        f"credentials are right but {facts.source_ip} is outside the IP restrictions of {endpoint.name!r} "
         f"({', '.join(restrictions)})",
         method,
     )

@@ -14,12 +14,15 @@ import itertools
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from store import Store
 from store.records import Account, CallRecord, PbxTrunk, SipMessageRecord, account_to_wire
 
 from .calls import CallBook, LabCall
+from .capture import CaptureError, LoopbackCapture, lab_blocks
 from .checklist import ChecklistItem, evaluate
+from .pcap import pcap_bytes, select_call
 from .routing import allowed_sources, dialled_number
 from .supervisor import AgentSpec, Supervisor
 
@@ -60,9 +63,11 @@ def agent_specs(account: Account, *, b_leg_timeout_s: float = 4.0) -> list[Agent
 
 
 class Lab:
-    def __init__(self, store: Store, *, b_leg_timeout_s: float = 4.0, supervisor_factory=None) -> None:
+    def __init__(self, store: Store, *, b_leg_timeout_s: float = 4.0, supervisor_factory=None,
+                 capture: bool = False) -> None:
         """supervisor_factory(specs, on_event, on_up) makes what runs the agents: the real
-        Supervisor by default; sip.replay.RecordedSupervisor replays a recorded session."""
+        Supervisor by default; sip.replay.RecordedSupervisor replays a recorded session.
+        capture=True also captures the lab's packets on lo, for export_pcap."""
         self.store = store
         self._supervisor_factory = supervisor_factory or (
             lambda specs, on_event, on_up: Supervisor(specs, on_event, on_up=on_up))
@@ -82,6 +87,9 @@ class Lab:
         self._save_tasks: set[asyncio.Task] = set()
         self._configured: set[str] = set()  # agents that acknowledged their configuration
         self._live_calls: dict[str, int] = {}  # agent -> calls in progress, from its last pong
+        self._capture_wanted = capture
+        self.capture: LoopbackCapture | None = None
+        self.capture_error = "" if capture else "packet capture is off in this lab"
 
     # ------------------------------------------------------------------ life cycle
 
@@ -93,6 +101,8 @@ class Lab:
         self._refresh_book()
         self.supervisor = self._supervisor_factory(specs, self._on_agent_event, self._configure_agent)
         self._unsubscribe = self.store.subscribe(self._account_changed)
+        if self._capture_wanted:
+            self._start_capture()  # before the agents: a call's first INVITE is in the capture
         await self.supervisor.start()
         # Up is not enough: a gateway without the account answers 503. Wait for each to confirm.
         if not await self.wait_until(lambda: self._configured >= set(self._addresses), 10.0):
@@ -107,6 +117,8 @@ class Lab:
             await asyncio.gather(self._push_task, return_exceptions=True)
         if self.supervisor is not None:
             await self.supervisor.stop()
+        if self.capture is not None:
+            self.capture.close()  # its packets stay exportable
         if self._save_tasks:
             await asyncio.gather(*self._save_tasks, return_exceptions=True)
 
@@ -127,6 +139,38 @@ class Lab:
     @property
     def agent_states(self) -> dict[str, str]:
         return self.supervisor.states if self.supervisor else {}
+
+    def _start_capture(self) -> None:
+        """Not fatal: without CAP_NET_RAW the lab runs, and export_pcap says what is missing."""
+        ips = [a.ip for a in self.account.system_gateway.addresses] + [p.ip for p in self.account.parties]
+        capture = LoopbackCapture(lab_blocks(ips))
+        try:
+            capture.start()
+        except CaptureError as error:
+            self.capture_error = str(error)
+            return
+        self.capture = capture
+
+    def export_pcap(self, ref: str, path: str | os.PathLike) -> int:
+        """Write call `ref`'s SIP, RTP and RTCP, as they crossed lo, to a pcap file; returns the
+        number of packets. Datagrams the PBX firewall dropped are in it too: the firewall filters
+        the PBX's sockets, after a datagram crossed lo (the ladder marks them dropped). A
+        header-auth INVITE carries the VoIP token in clear text, in the file as on the wire."""
+        call = self.book.calls.get(ref)
+        if call is None:
+            raise LabError(f"no call {ref!r} in this lab session")
+        if self.capture is None:
+            raise LabError(f"no pcap: {self.capture_error}")
+        if call.started_at <= self.capture.ring.evicted_until:
+            raise LabError(f"the capture no longer holds call {ref}: it keeps the newest "
+                           f"{self.capture.ring.max_bytes // 2**20} MiB of packets")
+        # The lab's timestamps and the kernel's are one clock; the slack covers rounding only. A
+        # finished call's transactions outlive it by up to 32 s (Timer B/F, retransmitting into
+        # a firewall); beyond that its packets are not looked for (a full ring takes ~0.8 s).
+        until = call.ended_at + 40.0 if call.finished and call.ended_at else float("inf")
+        packets = select_call(self.capture.packets(), call.sip_call_ids, since=call.started_at - 1.0, until=until)
+        Path(path).write_bytes(pcap_bytes(packets))
+        return len(packets)
 
     # ------------------------------------------------------------------ configuration
 

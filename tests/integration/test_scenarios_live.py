@@ -17,7 +17,7 @@ SYMPTOMS = {
     "gateway_missing_from_firewall": ({0, 1}, "dropped by the PBX firewall"),  # replies too
     "firewall_allows_no_carrier": ({0, 1}, "dropped by the PBX firewall"),
     "number_not_assigned": ({0}, "not assigned to a trunk group"),
-    "roaming_outside_restrictions": ({1, 2}, "outside 'Acme PBX''s IP restrictions"),
+    "roaming_outside_restrictions": ({1, 2}, "outside the IP restrictions of 'Acme PBX'"),
     "rtp_blocked_one_way_audio": ({3}, "its firewall drops RTP"),
     "stale_voip_token": ({1, 2}, "not the VoIP token of 'Acme PBX'"),
     "header_auth_sid_only": ({1, 2}, "X-Auth-VoipToken is missing"),

@@ -139,7 +139,7 @@ def test_a_missing_token_header_points_at_the_toggle():
 
 
 def test_a_challenge_for_the_wrong_port_offers_both_fixes():
-    cause = ("source port 5080 is not the port 5060 of endpoint 'Acme PBX''s address 127.0.0.10 and "
+    cause = ("source port 5080 is not the port 5060 of endpoint 'Acme PBX' address 127.0.0.10 and "
              "insecure_address is off: challenged for proxy authentication")
     finding = diagnose(failed_call(407, "Proxy Authentication Required", cause, auth="ip"), default_account())
     assert finding.cause == cause and "insecure_address" in finding.fix and "source port" in finding.fix
