@@ -8,8 +8,10 @@
     python app.py check [--json]                           the seed's Verification Checklist
     python app.py scenario list | load NAME                broken trunks to fix (workshops)
     python app.py reset [--yes]                            back to the default account
+    python app.py web [--host 127.0.0.1] [--port 8000]     the console in the browser, a lab per session
 
-Every command takes --db PATH (default: $TRUNKLAB_DB, else the user data directory).
+Every command takes --db PATH (default: $TRUNKLAB_DB, else the user data directory) and
+--lab N|auto|A-B (lab N: addresses 127.0.N.0/24 and a database of its own).
 """
 
 from __future__ import annotations
@@ -22,21 +24,29 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
-from store import Store, StoreError, resolve_db_path
+from store import DEFAULT_PLAN, Store, StoreError, labs, resolve_db_path
 from store.export import account_to_dict, account_to_text
 
-DB_HELP = "SQLite file of the account (default: $TRUNKLAB_DB, else the user data directory)"
+DB_HELP = "SQLite file of the account (default: $TRUNKLAB_DB, else the user data directory; with --lab, the lab's own file)"
+LAB_HELP = ("run lab N (0-254): addresses 127.0.N.0/24 and a database of its own; 'auto' takes the first "
+            "free lab from 1, A-B the first free one in that range")
+AGENT_COMMANDS = (None, "serve", "call", "check")  # the console (None) and the commands that bind addresses
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trunklab", description="A terminal lab for carrier SIP trunking.")
     parser.add_argument("--db", metavar="PATH", help=DB_HELP)
+    parser.add_argument("--lab", metavar="N|auto", help=LAB_HELP)
+    # web's browser sessions: a fresh database in DIR, and the console ends with the server
+    parser.add_argument("--web-session", metavar="DIR", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--db", metavar="PATH", help=DB_HELP, default=argparse.SUPPRESS)
+        p.add_argument("--lab", metavar="N|auto", help=LAB_HELP, default=argparse.SUPPRESS)
         return p
 
     show = command("show", "print the account: endpoints, trunk groups, phone numbers, firewall")
@@ -63,11 +73,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     reset = command("reset", "back to the default account (the call history is kept)")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    web = command("web", "serve the console in the browser: every browser session gets its own lab and database")
+    web.add_argument("--host", default="127.0.0.1", help="a loopback address to listen on (default 127.0.0.1)")
+    web.add_argument("--port", type=int, default=8000, help="the port to listen on (default 8000)")
+    web.add_argument("--sessions-dir", metavar="DIR",
+                     help="where the sessions' databases go (default: a new folder under the user data directory)")
     return parser
 
 
+# ---------------------------------------------------------------------------- which lab
+
+def choose_lab(args: argparse.Namespace) -> None:
+    """Settle the lab: args.lab_number (None: the plain lab, any block), args.plan for a new
+    database, args.db_path, and args.reservation, held for the life of the process."""
+    args.reservation = None
+    if args.lab is None:
+        args.lab_number, args.plan = None, DEFAULT_PLAN
+        args.db_path = resolve_db_path(args.db)
+    else:
+        numbers = labs.parse_labs(args.lab)
+        if len(numbers) > 1:
+            args.reservation = labs.reserve_first_free(numbers)
+        elif args.command in AGENT_COMMANDS:  # only what binds addresses keeps others out
+            args.reservation = labs.reserve(numbers[0])
+        args.lab_number = args.reservation.number if args.reservation else numbers[0]
+        args.plan = labs.lab_plan(args.lab_number)
+        args.db_path = Path(args.db).expanduser() if args.db else labs.lab_db_path(args.lab_number)
+    if args.web_session and not args.db:
+        number = args.lab_number or 0
+        args.db_path = Path(args.web_session) / f"lab-{number}-{time.strftime('%H%M%S')}-{os.getpid()}.db"
+
+
 async def open_store(args: argparse.Namespace) -> Store:
-    return await Store.open(resolve_db_path(args.db))
+    """The lab's database; a database of another lab's block is refused before anything runs."""
+    store = await Store.open(args.db_path, plan=args.plan)
+    if args.lab_number is not None:
+        problem = labs.plan_mismatch(await store.account(), args.lab_number, store.path)
+        if problem:
+            await store.close()
+            raise labs.LabError(problem)
+    return store
 
 
 # ---------------------------------------------------------------------------- show
@@ -232,7 +278,7 @@ async def cmd_scenario(args: argparse.Namespace) -> int:
 
 
 async def cmd_reset(args: argparse.Namespace) -> int:
-    path = resolve_db_path(args.db)
+    path = args.db_path
     if not args.yes:
         if not sys.stdin.isatty():
             print("trunklab: reset replaces the account; confirm with --yes", file=sys.stderr)
@@ -267,7 +313,13 @@ def run_console(args: argparse.Namespace) -> int:
         await (await open_store(args)).close()
 
     asyncio.run(check_store())
-    app = TrunkLabApp(resolve_db_path(args.db), engine_factory=capturing_lab)
+    if args.web_session:
+        from screens.web import end_with_parent
+
+        end_with_parent()
+    app = TrunkLabApp(args.db_path, engine_factory=capturing_lab)
+    if args.lab_number is not None:
+        app.sub_title = f"lab {args.lab_number} ({labs.lab_block(args.lab_number)})"
     try:
         app.run()
     finally:
@@ -282,9 +334,32 @@ def run_console(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
+def run_web(args: argparse.Namespace) -> int:
+    """The classroom server; its sessions choose their labs from --lab (default: auto)."""
+    from screens.web import HostError, default_sessions_dir, serve
+
+    choice = args.lab or "auto"
+    numbers = labs.parse_labs(choice)
+    if len(numbers) == 1:
+        raise labs.LabError(f"web gives each browser session a lab of its own: use --lab auto or a range like "
+                            f"60-90, not --lab {choice}")
+    if args.db:
+        raise labs.LabError("web gives each browser session a fresh database: --db does not apply "
+                            "(see --sessions-dir)")
+    try:
+        sessions = Path(args.sessions_dir).expanduser() if args.sessions_dir else default_sessions_dir()
+        return serve(args.host, args.port, choice, sessions)
+    except HostError as error:
+        print(f"trunklab: {error}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "web":
+            return run_web(args)
+        choose_lab(args)
         if args.command is None:
             return run_console(args)
         return asyncio.run(COMMANDS[args.command](args))
