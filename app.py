@@ -6,7 +6,7 @@
     python app.py call inbound --to NUMBER [--via ADDR]    the PSTN calls a number through a gateway
     python app.py call outbound --to NUMBER --auth ip|proxy|header [--token TOKEN]
     python app.py check [--json]                           the seed's Verification Checklist
-    python app.py scenario list | load NAME                broken trunks to fix (workshops)
+    python app.py scenario list | load NAME | report NAME  broken trunks to fix (workshops)
     python app.py reset [--yes]                            back to the default account
     python app.py web [--host 127.0.0.1] [--port 8000]     the console in the browser, a lab per session
 
@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the result as JSON")
 
     scenario = command("scenario", "broken trunks to fix: list them, or load one into the lab")
-    scenario.add_argument("action", choices=("list", "load"))
-    scenario.add_argument("name", nargs="?", help="load: the scenario's name (see 'scenario list')")
+    scenario.add_argument("action", choices=("list", "load", "report"))
+    scenario.add_argument("name", nargs="?", help="load/report: the scenario's name (see 'scenario list')")
+    scenario.add_argument("--out", metavar="FILE", help="report: write the markdown here (default: stdout)")
 
     reset = command("reset", "back to the default account (the call history is kept)")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -267,13 +268,35 @@ async def cmd_scenario(args: argparse.Namespace) -> int:
             print(f"{item.name:<32} {item.title}")
         return 0
     if not args.name:
-        print("trunklab: scenario load needs a name (see: scenario list)", file=sys.stderr)
+        print(f"trunklab: scenario {args.action} needs a name (see: scenario list)", file=sys.stderr)
         return 2
     chosen = scenarios.find(args.name)
+    if args.action == "report":
+        return await _scenario_report(args, chosen)
     async with await open_store(args) as store:
         await scenarios.load(store, chosen)
+        await store.start_exercise(chosen.name, now=time.time())  # the console's Exercises screen picks it up
     print(f"{chosen.title}\n\n{chosen.story}\n\nSymptom: {chosen.symptom}\n"
-          "Start the lab (./lab), run the checklist (k), find the cause on the ladder, fix it.")
+          "Start the lab (./lab), open Exercises (w), find the cause on the ladder, fix it, Check my fix (c).")
+    return 0
+
+
+async def _scenario_report(args: argparse.Namespace, chosen) -> int:
+    """The exercise report (markdown, with the failing and the fixed ladder) of this lab's trainee."""
+    from sip.exercise import report_markdown
+
+    async with await open_store(args) as store:
+        progress = (await store.exercise_progress()).get(chosen.name)
+    if progress is None:
+        print(f"trunklab: the exercise {chosen.name} has not been started in this lab", file=sys.stderr)
+        return 2
+    text = report_markdown(chosen, progress)
+    if args.out:
+        with open(args.out, "w") as out:
+            out.write(text)
+        print(f"Report written: {args.out}")
+    else:
+        print(text)
     return 0
 
 
