@@ -207,7 +207,7 @@ def write_pcap(lab, call, path: str) -> bool:
     except (LabError, OSError) as error:
         print(f"trunklab: --pcap: {error}", file=sys.stderr)
         return False
-    token = " (its INVITE carries the VoIP token in clear text)" if call.auth_method == "header" else ""
+    token = " (its INVITE carries the VoIP token in clear text)" if "header" in (call.auth_method, call.requested_auth) else ""
     print(f"pcap: {count} packets written to {path}{token}")
     return True
 
@@ -388,6 +388,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(COMMANDS[args.command](args))
     except StoreError as error:
         print(f"trunklab: {error.message}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a file that cannot be written, a port already taken: one line
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"trunklab: {where}{error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

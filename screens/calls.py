@@ -25,12 +25,12 @@ PARTY_NAMES = {"pstn": "PSTN", "pbx": "PBX", "gateway": "GW"}
 _FILE_NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-_.")
 
 
-def pcap_path(db_path: Path, call: LabCall) -> Path:
-    """Where the console saves a call's pcap: an exports folder beside the database, one file
-    per call, named so that a listing sorts by time and says which call it was."""
+def pcap_path(folder: Path, call: LabCall) -> Path:
+    """Where the console saves a call's pcap: the lab's exports folder, one file per call, named
+    so that a listing sorts by time and says which call it was."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(call.started_at))
     number = "".join(c if c in _FILE_NAME_CHARACTERS else "_" for c in call.to_number) or "unknown"
-    return db_path.parent / "exports" / f"{stamp}-{call.direction or 'call'}-{number}-{call.ref}.pcap"
+    return folder / f"{stamp}-{call.direction or 'call'}-{number}-{call.ref}.pcap"
 
 
 def level_bar(level: int) -> str:
@@ -259,7 +259,7 @@ class CallsScreen(LabScreen):
         if lab.capture is None:
             self.notify(f"No pcap: {lab.capture_error}", severity="warning", markup=False)
             return
-        path = pcap_path(self.app.db_path, call)
+        path = pcap_path(self.app.exports_folder(), call)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             count = lab.export_pcap(call.ref, path)

@@ -112,6 +112,8 @@ class ExercisesScreen(LabScreen):
 
     async def reload_progress(self) -> None:
         self.progress = await self.app.store.exercise_progress()
+        if not self._checking():  # a check records against the exercise it started with
+            self.app.exercise = await self.app.running_exercise()
         option_list = self.query_one(OptionList)
         keep = option_list.highlighted
         option_list.clear_options()
@@ -140,7 +142,13 @@ class ExercisesScreen(LabScreen):
 
     # ------------------------------------------------------------------ actions
 
+    def _checking(self) -> bool:
+        return any(w.group == "checklist" and not w.is_finished for w in self.app.workers)
+
     def action_start(self) -> None:
+        if self._checking():  # starting resets the account under the check's calls
+            self.notify("A check is running: start the next exercise when it is done", severity="warning")
+            return
         scenario = self.selected
 
         async def confirmed(start: bool | None) -> None:

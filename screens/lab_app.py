@@ -75,7 +75,7 @@ class TrunkLabApp(App):
         self.lab = self.engine_factory(self.store)
         self.lab.subscribe(lambda source, event: self.post_message(EngineEvent(source, event)))
         self.checklist = evaluate([], self.account)
-        self.exercise = await self._running_exercise()
+        self.exercise = await self.running_exercise()
         from .dashboard import DashboardScreen
 
         if self.deterministic:  # snapshots: every recorded event is in before the first frame
@@ -85,14 +85,16 @@ class TrunkLabApp(App):
             await self.push_screen(DashboardScreen())
             self.run_worker(self._start_engine(), name="engine", group="engine")
 
-    async def _running_exercise(self) -> str | None:
-        """The exercise started last, unless it is solved (progress outlives the app)."""
+    async def running_exercise(self) -> str | None:
+        """The exercise started last, unless it is solved (progress outlives the app, and
+        `scenario load` may start one while the console is open)."""
         progress = list((await self.store.exercise_progress()).values())
         return progress[-1].scenario if progress and not progress[-1].solved else None
 
     def exports_folder(self) -> Path:
-        """Where reports and pcaps go: beside the database, so each lab keeps its own."""
-        return self.db_path.parent / "exports"
+        """Where reports and pcaps go: exports/<database name>/ beside the database. Labs and
+        classroom sessions keep their databases side by side, so the name keeps them apart."""
+        return self.db_path.parent / "exports" / self.db_path.stem
 
     def agents_ready(self) -> bool:
         """True when calls can be placed; otherwise say why, once."""

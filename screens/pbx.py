@@ -28,7 +28,8 @@ FIELDS = (  # (input id, label, what it is for)
 )
 
 
-def status_text(trunk: PbxTrunk, portal_sid: str | None, portal_token: str | None, pbx_ip: str) -> Text:
+def status_text(trunk: PbxTrunk, portal_sid: str | None, portal_token: str | None, pbx_ip: str,
+                applied_port: int | None = None) -> Text:
     """How the PBX's copy compares with the portal: the things a trainee should notice."""
     text = Text()
     text.append("header auth sends  ", style="bold")
@@ -41,7 +42,11 @@ def status_text(trunk: PbxTrunk, portal_sid: str | None, portal_token: str | Non
     text.append(", ")
     text.append(f"token {'matches' if same_token else 'differs'}", style="green" if same_token else "red")
     text.append("  [u] copy from portal\n", style="grey62")
-    text.append(f"IP auth leaves from  {pbx_ip}:{trunk.source_port}\n")
+    if applied_port is not None and applied_port != trunk.source_port:
+        text.append(f"IP auth leaves from  {pbx_ip}:{applied_port}", style="red")
+        text.append(f"  (the PBX could not take port {trunk.source_port}: it is in use)\n", style="red")
+    else:
+        text.append(f"IP auth leaves from  {pbx_ip}:{trunk.source_port}\n")
     common = [c for c in trunk.codecs if c in CARRIER_CODECS]
     text.append("codecs in common with the carrier  ", style="bold")
     text.append(", ".join(common) or "none: every call will get 488", style="green" if common else "red")
@@ -92,7 +97,7 @@ class PbxScreen(LabScreen):
         self.query_one("#voip_token", Input).password = not self.revealed
         self.query_one("#pbx-status", Static).update(status_text(
             trunk, endpoint.endpoint_sid if endpoint else None, endpoint.voip_token if endpoint else None,
-            pbx.ip if pbx else "?"))
+            pbx.ip if pbx else "?", self.app.lab.pbx_source_port if self.app.lab else None))
 
     def _error(self, message: str = "") -> None:
         self.query_one("#error", Static).update(Text(message))  # may echo what was typed: no markup
@@ -131,3 +136,7 @@ class PbxScreen(LabScreen):
             return
         if await self._save(endpoint_sid=endpoint.endpoint_sid, voip_token=endpoint.voip_token):
             self.notify(f"Copied {endpoint.name}'s endpoint SID and current VoIP token into the PBX")
+
+    def engine_event(self, source: str, event: dict) -> None:
+        if source == "pbx" and event.get("ev") in ("trunk", "error"):  # what the PBX applied, or refused
+            self.refresh_account()

@@ -55,6 +55,18 @@ def loopback_host(host: str) -> str:
     return host
 
 
+def addressed_to_loopback(host_header: str) -> bool:
+    """True when the browser reached us by a loopback name or address. A page of another site
+    whose name was re-pointed at 127.0.0.1 (DNS rebinding) sends its own name here, and its
+    Origin matches it, so the Origin check alone would let it in."""
+    hostname = urlsplit(f"//{host_header}").hostname or ""
+    try:
+        loopback_host(hostname)
+    except HostError:
+        return False
+    return True
+
+
 def default_sessions_dir() -> Path:
     """Where this server's sessions keep their databases: one folder per server start."""
     data = Path(platformdirs.user_data_dir("trunklab", appauthor=False))
@@ -95,6 +107,8 @@ class ClassroomServer(Server):
     async def handle_index(self, request: web.Request) -> web.Response:
         """textual-serve's page, with URLs built from the Host the browser used (so a trainee's
         forwarded port works whatever its number) and no link off this server."""
+        if not addressed_to_loopback(request.host):
+            raise web.HTTPForbidden(text="open the classroom at http://127.0.0.1:PORT/")
         context = {
             "font_size": to_int(request.query.get("fontsize", "16"), 16),
             "app_websocket_url": f"ws://{request.host}/ws",
@@ -107,7 +121,7 @@ class ClassroomServer(Server):
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
         # A web page elsewhere must not open labs here through the trainee's browser.
         origin = request.headers.get("Origin")
-        if origin and urlsplit(origin).netloc != request.host:
+        if not addressed_to_loopback(request.host) or (origin and urlsplit(origin).netloc != request.host):
             raise web.HTTPForbidden(text="cross-origin session refused")
         websocket = web.WebSocketResponse(heartbeat=15)
         await websocket.prepare(request)

@@ -83,7 +83,7 @@ def diagnose(call: LabCall, account: Account) -> Finding:
         return Finding(cause or "401 Unauthorized", _unauthorized_fix(cause, account))
     if code == 407:
         if "insecure_address is off" in cause:
-            return Finding(cause, "Endpoints -> Acme PBX -> insecure_address on (i), or PBX settings -> "
+            return Finding(cause, f"Endpoints -> {_pbx_name(account)} -> insecure_address on (i), or PBX settings -> "
                                   "source port back to the endpoint address's port")
         return Finding(cause or "the caller was challenged and had no credentials to answer with",
                        "make the source an endpoint address (direction any or outbound; insecure_address "
@@ -113,10 +113,16 @@ def _unauthorized_fix(cause: str, account: Account) -> str:
     if "missing" in cause:
         return "PBX settings -> turn on 'send X-Auth-VoipToken' (header auth sends both X-Auth headers)"
     if trunk is not None and endpoint is not None and trunk.voip_token != endpoint.voip_token:
-        return "PBX settings -> VoIP token: paste the endpoint's current one (Endpoints -> Acme PBX -> r reveals it)"
+        return (f"PBX settings -> VoIP token: paste the endpoint's current one "
+                f"(Endpoints -> {endpoint.name} -> r reveals it)")
     if trunk is not None and endpoint is not None and trunk.endpoint_sid != endpoint.endpoint_sid:
         return "PBX settings -> endpoint SID: paste the endpoint's SID from Endpoints -> Endpoint Details"
     return "authenticate with the third-party endpoint SID as username and its VoIP token as password"
+
+
+def _pbx_name(account: Account) -> str:
+    endpoint = account.pbx_endpoint()
+    return endpoint.name if endpoint is not None else "the PBX's endpoint"
 
 
 def _codec_cause(account: Account) -> str:

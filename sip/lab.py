@@ -14,7 +14,6 @@ import itertools
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from store import Store
 from store.records import Account, CallRecord, PbxTrunk, SipMessageRecord, account_to_wire
@@ -87,6 +86,8 @@ class Lab:
         self._save_tasks: set[asyncio.Task] = set()
         self._configured: set[str] = set()  # agents that acknowledged their configuration
         self._live_calls: dict[str, int] = {}  # agent -> calls in progress, from its last pong
+        self._pbx_settings_sent: dict | None = None  # the PBX trunk settings it was last sent
+        self.pbx_source_port: int | None = None  # the source port the PBX says it sends from
         self._capture_wanted = capture
         self.capture: LoopbackCapture | None = None
         self.capture_error = "" if capture else "packet capture is off in this lab"
@@ -104,8 +105,9 @@ class Lab:
         if self._capture_wanted:
             self._start_capture()  # before the agents: a call's first INVITE is in the capture
         await self.supervisor.start()
-        # Up is not enough: a gateway without the account answers 503. Wait for each to confirm.
-        if not await self.wait_until(lambda: self._configured >= set(self._addresses), 10.0):
+        # Up is not enough: a gateway without the account answers 503. Wait for each to confirm
+        # (generously: on a machine saturated by a classroom, 10 s was measured to be too short).
+        if not await self.wait_until(lambda: self._configured >= set(self._addresses), CONFIGURE_TIMEOUT_S):
             raise LabError(f"agents not configured: {sorted(set(self._addresses) - self._configured)}")
 
     async def stop(self) -> None:
@@ -169,7 +171,9 @@ class Lab:
         # a firewall); beyond that its packets are not looked for (a full ring takes ~0.8 s).
         until = call.ended_at + 40.0 if call.finished and call.ended_at else float("inf")
         packets = select_call(self.capture.packets(), call.sip_call_ids, since=call.started_at - 1.0, until=until)
-        Path(path).write_bytes(pcap_bytes(packets))
+        # Owner-only, like the token it may hold (os.open: the mode applies as the file is made).
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+            out.write(pcap_bytes(packets))
         return len(packets)
 
     # ------------------------------------------------------------------ configuration
@@ -177,6 +181,8 @@ class Lab:
     def _refresh_book(self) -> None:
         pbx, roaming = self.account.party("pbx"), self.account.party("pbx_roaming")
         self.book.pbx_addresses = {f"{pbx.ip}:{pbx.port}", f"{roaming.ip}:{roaming.port}"}
+        if self.account.pbx_trunk is not None:  # where its IP-authenticated INVITEs leave from
+            self.book.pbx_addresses.add(f"{pbx.ip}:{self.account.pbx_trunk.source_port}")
         self.book.firewall = self.account.firewall_rules
 
     async def _configure_agent(self, name: str) -> None:
@@ -185,9 +191,12 @@ class Lab:
             await self.supervisor.send(name, {"cmd": "configure", "account": account_to_wire(self.account)})
         elif name == "pbx":
             trunk = self.account.pbx_trunk
-            if trunk is not None:  # before the firewall: its answer marks the PBX configured
-                await self.supervisor.send(name, {"cmd": "trunk", "source_port": trunk.source_port,
-                                                  "codecs": list(trunk.codecs)})
+            settings = {"source_port": trunk.source_port, "codecs": list(trunk.codecs)} if trunk else None
+            if settings is not None and settings != self._pbx_settings_sent:  # only what changed: a
+                # refused port is not retried (and reported again) on every unrelated edit
+                self._pbx_settings_sent = settings
+                await self.supervisor.send(name, {"cmd": "trunk", **settings})  # before the firewall,
+                # whose answer marks the PBX configured
             rules = self.account.firewall_rules
             await self.supervisor.send(
                 name, {"cmd": "firewall", "sip": list(allowed_sources(rules, "sip")),
@@ -214,6 +223,10 @@ class Lab:
         kind = event.get("ev")
         if kind == "ready":  # a (re)started agent must be configured again; the PSTN needs nothing
             (self._configured.add if name == "pstn" else self._configured.discard)(name)
+            if name == "pbx":
+                self._pbx_settings_sent = None
+        elif kind == "trunk":
+            self.pbx_source_port = int(event.get("source_port", 0)) or None
         elif kind in ("configured", "firewall"):
             self._configured.add(name)
         elif kind == "pong":
@@ -434,6 +447,7 @@ class Lab:
 
 
 SETTLE_S = 0.25
+CONFIGURE_TIMEOUT_S = 30.0
 PSTN_TEST_NUMBER = "14155550123"  # a fictional 555-01xx number on the PSTN side
 
 

@@ -41,6 +41,8 @@ def columns(account: Account) -> list[Column]:
     cols = [Column("PSTN", frozenset({at(pstn.ip, pstn.port)} if pstn else set()))]
     cols += [Column(f"GW {a.ip}", frozenset({at(a.ip, a.port)})) for a in account.system_gateway.addresses]
     pbx_addresses = {at(p.ip, p.port) for p in (pbx, roaming) if p}
+    if pbx and account.pbx_trunk:  # its IP-authenticated INVITEs may leave from another port
+        pbx_addresses.add(at(pbx.ip, account.pbx_trunk.source_port))
     cols.append(Column("FIREWALL", frozenset()))
     cols.append(Column("PBX", frozenset(pbx_addresses)))
     return cols

@@ -195,9 +195,10 @@ class Store:
             "SELECT endpoint_sid, voip_token FROM endpoints WHERE type = 'third_party' ORDER BY created_seq LIMIT 1"
         )
         sid, token = row[0] if row else ("none", "none")
+        party = await self._rows("SELECT port FROM lab_parties WHERE role = 'pbx'")
         await self._db.execute(
             "INSERT INTO pbx_trunk (id, endpoint_sid, voip_token, source_port) VALUES (1, ?, ?, ?)",
-            (sid, token or "none", sip_port),
+            (sid, token or "none", party[0][0] if party else sip_port),  # where the PBX listens
         )
 
     # ---------------------------------------------------------------- reading
@@ -623,6 +624,8 @@ class Store:
         if codecs is not None:
             updates["codecs"] = json.dumps(list(validate.codecs(codecs)))
         async with self._transaction():
+            if not await self._scalar("SELECT COUNT(*) FROM pbx_trunk"):
+                raise NotFoundError("This database has no PBX settings (reset restores them)")
             for column, value in updates.items():  # column names come from the code above, never input
                 await self._db.execute(f"UPDATE pbx_trunk SET {column} = ? WHERE id = 1", (value,))
         return (await self.account()).pbx_trunk

@@ -37,3 +37,11 @@ def test_report_of_an_exercise_never_started_is_a_clear_error(db_path: Path):
 def test_unknown_scenario_names_the_known_ones(db_path: Path):
     result = run_app("scenario", "load", "no_such_thing", "--db", str(db_path))
     assert result.returncode == 2 and "stale_voip_token" in result.stderr
+
+
+def test_a_report_that_cannot_be_written_is_one_line(db_path: Path, tmp_path: Path):
+    run_app("scenario", "load", "no_common_codec", "--db", str(db_path))
+    result = run_app("scenario", "report", "no_common_codec", "--out", str(tmp_path / "no" / "such" / "dir.md"),
+                     "--db", str(db_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"trunklab: {tmp_path / 'no' / 'such' / 'dir.md'}: No such file or directory"

@@ -37,6 +37,7 @@ class LegCall(pj.Call):
                  ref: str | None = None) -> None:
         super().__init__(account, call_id)
         self.agent = agent
+        self.line = account  # the pjsua account (our line) the call belongs to
         self.ref = ref  # the app's name for a call it asked for
         self.sip_call_id = ""
         self.state = "null"

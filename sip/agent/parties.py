@@ -54,6 +54,15 @@ class EndParty(Agent):
     def addresses(self, config: dict) -> list[str]:
         return [config["ip"]]
 
+    def close_line(self, ip: str, port: int) -> None:
+        """Give ip:port back, unless a call still uses that line (it then stays until the end)."""
+        line = self.lines.get((ip, port))
+        if line is None or any(call.line is line for call in self.calls):
+            return
+        del self.lines[ip, port]
+        line.shutdown()
+        self.runtime.ep.transportClose(line.transport_id)
+
     def line(self, ip: str, port: int) -> _Line:
         """The line (transport + pjsua account) on ip:port, opened the first time it is needed."""
         if (ip, port) not in self.lines:
@@ -166,7 +175,9 @@ class PbxAgent(EndParty):
             self.emit("error", message=f"the PBX cannot send from {self.static_ip}:{port} ({error.reason}); "
                                        f"it keeps port {self.source_port}")
         else:
-            self.source_port = port
+            previous, self.source_port = self.source_port, port
+            if previous not in (port, self.port):
+                self.close_line(self.static_ip, previous)  # one extra socket at most, however often it changes
         self.apply_firewall()
         self.emit("trunk", source_port=self.source_port, codecs=command["codecs"])
 

@@ -202,7 +202,11 @@ class Runtime:
         transport.publicAddress = ip
         transport.port = port
         transport_id = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-        account.create(account_config(ip, port, user, transport_id))
+        try:
+            account.create(account_config(ip, port, user, transport_id))
+        except pj.Error:
+            self.ep.transportClose(transport_id)  # not a socket held for nothing
+            raise
         return transport_id
 
     def shutdown(self, release: Callable[[], None]) -> None:

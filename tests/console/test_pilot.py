@@ -199,7 +199,7 @@ async def test_an_exercise_from_start_to_fixed_with_real_calls(tmp_path):
         assert await settle(pilot, app, lambda: screen.progress["stale_voip_token"].solved, 400), \
             screen.progress["stale_voip_token"].checklist
         await pilot.press("r")
-        report = tmp_path / "exports" / "exercise-stale_voip_token.md"
+        report = tmp_path / "exports" / db.stem / "exercise-stale_voip_token.md"
         assert await settle(pilot, app, report.exists)
         text = report.read_text()
         assert "401 Unauthorized" in text[text.index("## Failing ladder"):text.index("## Fixed ladder")]

@@ -42,5 +42,23 @@ async def test_a_taken_source_port_is_refused_and_the_old_one_kept(lab: Lab):
         await lab.store.update_pbx_trunk(source_port=5083)
         assert await lab.wait_until(lambda: bool(errors), 3.0)
         assert f"cannot send from {pbx.ip}:5083" in errors[0] and "keeps port 5060" in errors[0]
+        assert lab.pbx_source_port == 5060  # what the PBX really uses, for the PBX settings screen
+        await lab.store.add_firewall_rule("127.0.0.99")  # an unrelated edit does not retry the port
+        await lab.wait_until(lambda: False, 0.5)
+        assert len(errors) == 1
         call = await lab.run_call(await lab.place_outbound(PSTN_NUMBER, auth="ip"), hold_s=0.5)
     assert call.final_code == 200 and invite_source(call) == f"{pbx.ip}:5060"
+
+
+async def test_an_old_source_port_is_given_back(lab: Lab):
+    pbx = lab.account.party("pbx")
+    for port in (5084, 5085, 5086):
+        await lab.store.update_pbx_trunk(source_port=port)
+        await lab.wait_until(lambda: False, 0.4)  # the PBX applies it
+    for freed in (5084, 5085):  # nothing holds them now: a test can bind them
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind((pbx.ip, freed))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe, pytest.raises(OSError):
+        probe.bind((pbx.ip, 5086))  # the current one is the PBX's
+    call = await lab.run_call(await lab.place_outbound(PSTN_NUMBER, auth="proxy"), hold_s=0.3)
+    assert call.final_code == 200

@@ -248,7 +248,7 @@ async def test_console_p_saves_the_selected_call_beside_the_database(tmp_path: P
         await pilot.pause(0.3)
         await pilot.press("p")
         await pilot.pause(0.2)
-        (saved,) = (tmp_path / "exports").glob("*.pcap")
+        (saved,) = (tmp_path / "exports" / db.stem).glob("*.pcap")
         assert saved.name.endswith("-inbound-12025550100-c1.pcap")
         packets = [udp_datagram(p) for p in pcap_packets(saved)]
         assert any(d.payload.startswith(b"INVITE") for d in packets) and len(packets) > 40

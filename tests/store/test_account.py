@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from store import AddressPlan, Store, StoreError
+from store import AddressPlan, NotFoundError, Store, StoreError
 from store.schema import LATEST, MIGRATIONS, V1
 
 
@@ -149,6 +149,7 @@ async def test_a_first_version_file_opens_and_upgrades(db_path: Path):
         assert account.dids[0].trunk_group_sid == "tg-1"
         # v3: the PBX's trunk settings start in sync with its endpoint
         assert (account.pbx_trunk.endpoint_sid, account.pbx_trunk.voip_token) == ("ep-1", "tok-1")
+        assert account.pbx_trunk.source_port == 5060
         tables = {row[0] for row in await store._rows("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"calls", "sip_messages", "pbx_trunk", "exercise_progress"} <= tables
 
@@ -178,3 +179,25 @@ async def test_account_survives_the_wire_to_the_agents(store: Store):
 
     account = await store.account()
     assert account_from_wire(json.loads(json.dumps(account_to_wire(account)))) == account
+
+
+async def test_a_v2_file_gets_pbx_settings_where_its_pbx_listens(db_path: Path):
+    from store.schema import V2
+
+    with sqlite3.connect(db_path) as con:
+        for statement in [*V1, *V2]:
+            con.execute(statement)
+        con.execute("INSERT INTO endpoints VALUES ('gw-1', 'System Gateway', 'system_gateway', NULL, 0, '{}', NULL, NULL, 1)")
+        con.execute("INSERT INTO endpoints VALUES ('ep-1', 'Acme PBX', 'third_party', 'tok-1', 0, '{}', NULL, NULL, 2)")
+        con.execute("INSERT INTO endpoint_addresses (endpoint_sid, ip, port) VALUES ('ep-1', '127.0.0.10', 5070)")
+        con.execute("INSERT INTO lab_parties VALUES ('pbx', '127.0.0.10', 5070)")
+        con.execute("PRAGMA user_version = 2")
+    async with await Store.open(db_path) as store:
+        trunk = (await store.account()).pbx_trunk
+    assert (trunk.endpoint_sid, trunk.voip_token, trunk.source_port) == ("ep-1", "tok-1", 5070)
+
+
+async def test_pbx_settings_missing_is_a_clear_error(store: Store):
+    await store._db.execute("DELETE FROM pbx_trunk")
+    with pytest.raises(NotFoundError, match="no PBX settings"):
+        await store.update_pbx_trunk(source_port=5080)

@@ -150,3 +150,15 @@ def test_a_final_407_is_an_authentication_failure_with_a_fix():
     items = evaluate([call], scenario_account("inbound_ok"))
     assert [i.status for i in items] == ["unknown", "fail", "fail", "unknown"]
     assert "endpoint address" in items[2].fix
+
+
+def test_the_pbx_column_holds_the_port_its_invites_leave_from():
+    from dataclasses import replace
+
+    from sip.ladder import columns
+    from store.records import PbxTrunk
+    from tests.support.accounts import PBX_SID, PBX_TOKEN, default_account
+
+    account = replace(default_account(), pbx_trunk=PbxTrunk(PBX_SID, PBX_TOKEN, source_port=5080))
+    pbx_column = next(c for c in columns(account) if c.label == "PBX")
+    assert pbx_column.addresses == {"127.0.0.10:5060", "127.0.0.11:5060", "127.0.0.10:5080"}

@@ -36,6 +36,16 @@ async def test_a_session_from_another_origin_is_refused(client):
     assert response.status == 403
 
 
+@pytest.mark.parametrize("host", ["evil.example:8000", "192.168.1.20:8000"])
+async def test_a_page_reached_by_another_name_is_refused(client, host):
+    """DNS rebinding: another site's name pointed at 127.0.0.1, Origin and Host both that name."""
+    page = await client.get("/", headers={"Host": host})
+    session = await client.get("/ws", headers={"Origin": f"http://{host}", "Host": host,
+                                                "Connection": "Upgrade", "Upgrade": "websocket",
+                                                "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw=="})
+    assert page.status == 403 and session.status == 403
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.5.1", "::1", "localhost"])
 def test_loopback_hosts_are_accepted(host):
     assert loopback_host(host) == host
