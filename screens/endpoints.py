@@ -165,6 +165,8 @@ class EndpointsScreen(LabScreen):
         endpoint = self.selected
         if endpoint is None:
             return
+        # From the store, not the screen's copy: two quick presses must toggle twice.
+        endpoint = (await self.app.store.account()).endpoint(endpoint.endpoint_sid) or endpoint
         attributes = EndpointAttributes(not endpoint.attributes.insecure_address, endpoint.attributes.ip_restrictions)
         try:
             await self.app.store.update_endpoint(endpoint.endpoint_sid, attributes=attributes)

@@ -207,3 +207,4 @@ async def test_an_exercise_from_start_to_fixed_with_real_calls(tmp_path):
         await app.action_quit()
     async with await Store.open(db) as store:  # progress outlives the app
         assert (await store.exercise_progress())["stale_voip_token"].checks == 2
+
