@@ -38,6 +38,8 @@ def detail_text(scenario: Scenario, progress: ExerciseProgress | None, running: 
     text.append(scenario.story + "\n\n")
     text.append("Symptom  ", style="bold")
     text.append(scenario.symptom + "\n")
+    text.append("Fixed when  ", style="bold")
+    text.append(scenario.fixed_when + "\n")
     if progress is None:
         text.append("\n[s] start: the account is reset, then broken this way", style="grey62")
         return text

@@ -90,6 +90,8 @@ def report_markdown(scenario: Scenario, progress: ExerciseProgress) -> str:
         "",
         f"**Symptom.** {scenario.symptom}",
         "",
+        f"**Fixed when.** {scenario.fixed_when}",
+        "",
         f"**Lesson.** {scenario.lesson}",
         "",
         "## Hints used",

@@ -1,7 +1,9 @@
 """Broken trunks to fix: the scenario library (store/scenarios/*.toml).
 
 A scenario is data: a story, the changes it makes to the default account, the symptom, the
-lesson, hints revealed one at a time, and the documented fix. Changes and fix are steps in a
+lesson, hints revealed one at a time, the documented fix, and optionally `fixed_when` (what
+"fixed" means, shown to the trainee; by default, and always for the exercise's judge: the
+Verification Checklist passes). Changes and fix are steps in a
 small vocabulary carried out through the store's own operations (the ones the console uses),
 with addresses named by role ("gateway:2", "pbx", "pbx_roaming", "pstn") so a scenario works in
 any lab's address plan.
@@ -20,6 +22,9 @@ from .store import Store
 LIBRARY = Path(__file__).resolve().parent / "scenarios"
 
 
+FIXED_WHEN = "All four items of the Verification Checklist pass."
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str  # the file name without .toml
@@ -30,6 +35,7 @@ class Scenario:
     hints: tuple[str, ...]
     changes: tuple[dict, ...]
     fix: tuple[dict, ...]
+    fixed_when: str = FIXED_WHEN  # what "fixed" means; the exercise judges it by the checklist
 
 
 REQUIRED = ("title", "story", "symptom", "lesson", "hints", "changes", "fix")
@@ -49,7 +55,7 @@ def parse_scenario(name: str, text: str) -> Scenario:
         raise ValidationError(f"scenario {name}: unknown action(s) {', '.join(map(str, unknown))}")
     return Scenario(
         name, data["title"], " ".join(data["story"].split()), data["symptom"], data["lesson"], tuple(data["hints"]),
-        tuple(data["changes"]), tuple(data["fix"]),
+        tuple(data["changes"]), tuple(data["fix"]), data.get("fixed_when", FIXED_WHEN),
     )
 
 

@@ -64,3 +64,11 @@ def test_a_broken_scenario_file_is_a_clear_error(text, words):
 async def test_a_step_naming_what_is_not_there_is_a_clear_error(store):
     with pytest.raises(ValidationError, match="cannot be carried out here"):
         await apply_steps(store, ({"action": "remove_firewall_rule", "source": "gateway:9"},))
+
+
+def test_fixed_when_defaults_to_the_checklist():
+    base = 'title="t"\nstory="s"\nsymptom="s"\nlesson="l"\nhints=["a","b"]\n'
+    steps = '[[changes]]\naction="unassign_number"\nphonenumber="12025550100"\n[[fix]]\naction="add_firewall_rule"\nsource="pbx"\n'
+    assert parse_scenario("plain", base + steps).fixed_when == "All four items of the Verification Checklist pass."
+    custom = parse_scenario("custom", base + 'fixed_when="Calls to +1 202-555-0100 connect."\n' + steps)
+    assert custom.fixed_when == "Calls to +1 202-555-0100 connect."

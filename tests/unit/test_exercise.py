@@ -102,6 +102,7 @@ def test_the_report_has_the_story_the_hints_and_both_ladders():
     assert text.startswith(f"# Exercise report: {scenario.title}\n")
     assert "| Hints used | 1 of 3 |" in text and "| Time to fix | 95 s |" in text
     assert f"1. {scenario.hints[0]}" in text and scenario.hints[1] not in text
+    assert "**Fixed when.** All four items of the Verification Checklist pass." in text
     failing, fixed = text.index("## Failing ladder"), text.index("## Fixed ladder")
     assert failing < text.index("401 Unauthorized", failing) < fixed < text.index("answered", fixed)
     assert "started 2026-11-18 11:06:40 UTC; solved 2026-11-18 11:08:15 UTC" in text
