@@ -19,7 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from sip.exercise import judge, next_hint, report_markdown, status_word
+from sip.exercise import judge, next_hint, report_markdown, running_exercise, status_word
 from sip.lab import LabError
 from store import StoreError
 from store.records import ExerciseProgress
@@ -114,8 +114,8 @@ class ExercisesScreen(LabScreen):
 
     async def reload_progress(self) -> None:
         self.progress = await self.app.store.exercise_progress()
-        if not self._checking():  # a check records against the exercise it started with
-            self.app.exercise = await self.app.running_exercise()
+        if not self.app.checklist_running():  # a check records against the exercise it started with
+            self.app.exercise = running_exercise(self.progress)
         option_list = self.query_one(OptionList)
         keep = option_list.highlighted
         option_list.clear_options()
@@ -144,11 +144,8 @@ class ExercisesScreen(LabScreen):
 
     # ------------------------------------------------------------------ actions
 
-    def _checking(self) -> bool:
-        return any(w.group == "checklist" and not w.is_finished for w in self.app.workers)
-
     def action_start(self) -> None:
-        if self._checking():  # starting resets the account under the check's calls
+        if self.app.checklist_running():  # starting resets the account under the check's calls
             self.notify("A check is running: start the next exercise when it is done", severity="warning")
             return
         scenario = self.selected

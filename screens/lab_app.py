@@ -15,6 +15,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from sip.checklist import ChecklistItem, evaluate
+from sip.exercise import running_exercise
 from sip.lab import Lab, LabError
 from store import Account, Store
 
@@ -75,7 +76,7 @@ class TrunkLabApp(App):
         self.lab = self.engine_factory(self.store)
         self.lab.subscribe(lambda source, event: self.post_message(EngineEvent(source, event)))
         self.checklist = evaluate([], self.account)
-        self.exercise = await self.running_exercise()
+        self.exercise = running_exercise(await self.store.exercise_progress())
         from .dashboard import DashboardScreen
 
         if self.deterministic:  # snapshots: every recorded event is in before the first frame
@@ -84,12 +85,6 @@ class TrunkLabApp(App):
         else:  # a person: the console at once, the agents starting in the background
             await self.push_screen(DashboardScreen())
             self.run_worker(self._start_engine(), name="engine", group="engine")
-
-    async def running_exercise(self) -> str | None:
-        """The exercise started last, unless it is solved (progress outlives the app, and
-        `scenario load` may start one while the console is open)."""
-        progress = list((await self.store.exercise_progress()).values())
-        return progress[-1].scenario if progress and not progress[-1].solved else None
 
     def exports_folder(self) -> Path:
         """Where reports and pcaps go: exports/<database name>/ beside the database. Labs and
@@ -102,10 +97,14 @@ class TrunkLabApp(App):
         if self.engine_error or not states or any(state != "up" for state in states.values()):
             self.notify("The checklist needs every agent up; see the status bar", severity="warning")
             return False
-        if any(w.group == "checklist" and not w.is_finished for w in self.workers):
+        if self.checklist_running():
             self.notify("The checklist is already running")
             return False
         return True
+
+    def checklist_running(self) -> bool:
+        """A checklist (k) or an exercise's check is placing its calls."""
+        return any(w.group == "checklist" and not w.is_finished for w in self.workers)
 
     async def _start_engine(self) -> None:
         try:

@@ -49,6 +49,12 @@ def ladder_block(call: LabCall, account: Account) -> str:
     return "\n".join([call_title(call), *render_text(call, account)])
 
 
+def running_exercise(progress: dict[str, ExerciseProgress]) -> str | None:
+    """The exercise started last (progress comes in start order), unless it is solved."""
+    latest = list(progress.values())[-1] if progress else None
+    return latest.scenario if latest is not None and not latest.solved else None
+
+
 def next_hint(scenario: Scenario, progress: ExerciseProgress | None) -> str | None:
     """The latest hint revealed so far (None before the first failed check)."""
     if progress is None or progress.hints_shown == 0:

@@ -36,18 +36,14 @@ MAX_INSTRUCTIONS = 4096  # BPF_MAXINSNS
 Instruction = tuple[int, int, int, int]  # (code, jt, jf, k)
 
 
-def filter_program(allowed_cidrs: Iterable[str]) -> list[Instruction]:
-    """A program that keeps datagrams whose IPv4 source is inside one of allowed_cidrs and
-    drops everything else (default deny).
-
-    Layout: load the source address once into X, then per CIDR four instructions
-    (A = X; A &= mask; if A == network: accept), then drop. Short forward jumps only, so the
-    8-bit jump offsets never overflow however many rules there are."""
+def accept_if_inside(address_offset: int, cidrs: Iterable[str]) -> list[Instruction]:
+    """Instructions that load the IPv4 address at address_offset (source or destination) into
+    X, then accept the packet if it lies inside any of cidrs; otherwise fall through."""
     program: list[Instruction] = [
-        (LD_W_ABS, 0, 0, (SKF_NET_OFF + IP_SOURCE_OFFSET) & 0xFFFF_FFFF),
+        (LD_W_ABS, 0, 0, (SKF_NET_OFF + address_offset) & 0xFFFF_FFFF),
         (TAX, 0, 0, 0),
     ]
-    for cidr in allowed_cidrs:
+    for cidr in cidrs:
         net = ipaddress.IPv4Network(cidr)
         program += [
             (TXA, 0, 0, 0),
@@ -55,6 +51,17 @@ def filter_program(allowed_cidrs: Iterable[str]) -> list[Instruction]:
             (JEQ_K, 0, 1, int(net.network_address)),
             (RET_K, 0, 0, ACCEPT),
         ]
+    return program
+
+
+def filter_program(allowed_cidrs: Iterable[str]) -> list[Instruction]:
+    """A program that keeps datagrams whose IPv4 source is inside one of allowed_cidrs and
+    drops everything else (default deny).
+
+    Layout: load the source address once into X, then per CIDR four instructions
+    (A = X; A &= mask; if A == network: accept), then drop. Short forward jumps only, so the
+    8-bit jump offsets never overflow however many rules there are."""
+    program = accept_if_inside(IP_SOURCE_OFFSET, allowed_cidrs)
     program.append((RET_K, 0, 0, DROP))
     if len(program) > MAX_INSTRUCTIONS:
         raise ValueError(f"too many firewall rules for one socket filter ({len(program)} instructions)")

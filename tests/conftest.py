@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import sqlite3
@@ -42,10 +43,12 @@ def next_block() -> str:
     return f"127.0.{100 + (next(_blocks) - 100) % 150}.0/24"
 
 
-@pytest.fixture
-async def lab(tmp_path):
-    store = await Store.open(tmp_path / "lab.db", plan=AddressPlan.in_block(next_block()))
-    lab = Lab(store, b_leg_timeout_s=1.5)
+@contextlib.asynccontextmanager
+async def running_lab(folder: Path, **options):
+    """A started lab in a fresh block with its own database; stopped afterwards, and no agent
+    process may outlive it. `options` go to Lab (e.g. capture=True)."""
+    store = await Store.open(folder / "lab.db", plan=AddressPlan.in_block(next_block()))
+    lab = Lab(store, b_leg_timeout_s=1.5, **options)
     await lab.start()
     try:
         yield lab
@@ -54,6 +57,12 @@ async def lab(tmp_path):
         await store.close()
     left = [pid for pid in Supervisor.spawned_pids if _alive(pid)]
     assert not left, f"agent processes left behind: {left}"
+
+
+@pytest.fixture
+async def lab(tmp_path):
+    async with running_lab(tmp_path) as lab:
+        yield lab
 
 
 def _alive(pid: int) -> bool:

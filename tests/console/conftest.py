@@ -12,7 +12,7 @@ import pytest
 from screens.lab_app import TrunkLabApp
 from sip.lab import Lab
 from sip.replay import load_recording, recorded_supervisor_factory
-from store import Store
+from store import AddressPlan, Store
 from tests.support.replay import EVENTS
 
 
@@ -86,3 +86,29 @@ async def remove_gateway3_rule(store: Store) -> None:
 async def unassign_all(store: Store) -> None:
     for did in (await store.account()).dids:
         await store.assign_did(did.did_sid, None)
+
+
+# ---------------------------------------------------------------------------- live consoles (real agents)
+
+
+async def settle(pilot, predicate, tries: int = 50) -> bool:
+    """Let the app run until predicate() holds, 50 ms at a time, at most `tries` times."""
+    for _ in range(tries):
+        await pilot.pause(0.05)
+        if predicate():
+            return True
+    return False
+
+
+def agents_up(app: TrunkLabApp) -> bool:
+    return app.lab is not None and set(app.lab.agent_states.values()) == {"up"}
+
+
+async def live_console(db: Path, **lab_options) -> TrunkLabApp:
+    """A console on a new database in a loopback block of its own, with real agents (Lab
+    options such as capture=True pass through)."""
+    from tests.conftest import next_block
+
+    async with await Store.open(db, plan=AddressPlan.in_block(next_block())):
+        pass
+    return TrunkLabApp(db, engine_factory=lambda store: Lab(store, b_leg_timeout_s=1.5, **lab_options))

@@ -7,11 +7,8 @@ import os
 import pytest
 
 from screens.endpoints import EndpointsScreen
-from screens.lab_app import TrunkLabApp
-from sip.lab import Lab
-from store import AddressPlan, Store
-from tests.conftest import next_block
-from tests.console.conftest import console, prepared
+from store import Store
+from tests.console.conftest import agents_up, console, live_console, prepared, settle
 
 
 def shown_text(static) -> str:
@@ -21,14 +18,6 @@ def shown_text(static) -> str:
     console = Console(width=100, record=True, file=open(os.devnull, "w"))
     console.print(static.content)
     return console.export_text()
-
-
-async def settle(pilot, app, predicate, tries: int = 50) -> bool:
-    for _ in range(tries):
-        await pilot.pause(0.05)
-        if predicate():
-            return True
-    return False
 
 
 async def test_assign_a_number_to_the_trunk_group(db_path):
@@ -41,7 +30,7 @@ async def test_assign_a_number_to_the_trunk_group(db_path):
         select = app.screen.query_one("#group")
         select.value = app.account.trunk_groups[0].trunk_group_sid
         await pilot.press("ctrl+s")
-        assert await settle(pilot, app, lambda: next(d for d in app.account.dids if d.did_sid == spare.did_sid).trunk_group_sid)
+        assert await settle(pilot, lambda: next(d for d in app.account.dids if d.did_sid == spare.did_sid).trunk_group_sid)
     async with await Store.open(db_path) as store:  # really saved
         account = await store.account()
         assert len(account.assigned_phonenumbers(account.third_party_endpoints[0].endpoint_sid)) == 3
@@ -52,7 +41,7 @@ async def test_add_and_remove_a_firewall_rule(db_path):
     app = console(db_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f", "a", *"127.0.0.11 sip", "enter")
-        assert await settle(pilot, app, lambda: len(app.account.firewall_rules) == 3)
+        assert await settle(pilot, lambda: len(app.account.firewall_rules) == 3)
         assert app.account.firewall_rules[-1].cidr == "127.0.0.11/32" and app.account.firewall_rules[-1].protocol == "sip"
         await pilot.press("a", *"8.8.8.8", "enter")  # refused inline, nothing saved, the text stays
         await pilot.pause(0.2)
@@ -60,7 +49,7 @@ async def test_add_and_remove_a_firewall_rule(db_path):
         assert app.screen.query_one("#add-rule").value == "8.8.8.8"
         await pilot.press("escape", "f")  # back to the table, remove the first rule
         await pilot.press("delete")
-        assert await settle(pilot, app, lambda: len(app.account.firewall_rules) == 2)
+        assert await settle(pilot, lambda: len(app.account.firewall_rules) == 2)
         assert [r.cidr for r in app.account.firewall_rules] == ["127.0.0.3/32", "127.0.0.11/32"]
     async with await Store.open(db_path) as store:
         assert [r.cidr for r in (await store.account()).firewall_rules] == ["127.0.0.3/32", "127.0.0.11/32"]
@@ -79,28 +68,26 @@ async def test_reveal_and_regenerate_the_token(db_path):
         await pilot.press("r")
         assert token not in details()  # hidden again
         await pilot.press("g")
-        assert await settle(pilot, app, lambda: app.account.third_party_endpoints[0].voip_token != token)
+        assert await settle(pilot, lambda: app.account.third_party_endpoints[0].voip_token != token)
         new = app.account.third_party_endpoints[0].voip_token
         await pilot.press("r")
-        assert await settle(pilot, app, lambda: new in details())
+        assert await settle(pilot, lambda: new in details())
         assert isinstance(app.screen, EndpointsScreen)
 
 
 @pytest.mark.agents
 async def test_inbound_call_from_the_console_ticks_inbound_and_audio(tmp_path):
     db = tmp_path / "live.db"
-    async with await Store.open(db, plan=AddressPlan.in_block(next_block())):
-        pass
-    app = TrunkLabApp(db, engine_factory=lambda store: Lab(store, b_leg_timeout_s=1.5))
+    app = await live_console(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        assert await settle(pilot, app, lambda: app.lab is not None and set(app.lab.agent_states.values()) == {"up"}, 200)
+        assert await settle(pilot, lambda: agents_up(app), 200)
         await pilot.press("c", "i")
         await pilot.pause(0.2)
         await pilot.press("enter")  # the dialog's first number: an assigned one
-        assert await settle(pilot, app, lambda: any(
+        assert await settle(pilot, lambda: any(
             c.heard.get("pstn") and c.heard.get("pbx") for c in app.lab.book.calls.values()), 200)
         await pilot.press("h")
-        assert await settle(pilot, app, lambda: all(c.finished for c in app.lab.book.calls.values()), 100)
+        assert await settle(pilot, lambda: all(c.finished for c in app.lab.book.calls.values()), 100)
         await pilot.press("d")
         items = {i.title: i.status for i in app.checklist}
         assert items["Inbound calls reach your SIP system"] == "pass"
@@ -114,7 +101,7 @@ async def test_ip_restrictions_are_edited_inline_and_bad_ones_refused(db_path):
     app = console(db_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("e", "down", "x", *"127.0.0.10, 10.0.0.0/8", "enter")
-        assert await settle(pilot, app, lambda: app.account.third_party_endpoints[0].attributes.ip_restrictions)
+        assert await settle(pilot, lambda: app.account.third_party_endpoints[0].attributes.ip_restrictions)
         assert app.account.third_party_endpoints[0].attributes.ip_restrictions == ("127.0.0.10/32", "10.0.0.0/8")
         await pilot.press("x", "ctrl+a", "ctrl+k", *"10.0.0.5/8", "enter")
         await pilot.pause(0.2)
@@ -129,7 +116,7 @@ async def test_home_shows_edits_made_on_another_screen(db_path):
         parties = lambda: str(app.screen.query_one("#parties").render())  # noqa: E731
         assert "2 allow rules" in parties()
         await pilot.press("f", "delete")
-        assert await settle(pilot, app, lambda: len(app.account.firewall_rules) == 1)
+        assert await settle(pilot, lambda: len(app.account.firewall_rules) == 1)
         await pilot.press("d")
         await pilot.pause(0.2)
         assert "1 allow rule" in parties()
@@ -154,7 +141,7 @@ async def test_palette_actions_land_on_a_ready_screen(db_path):
         await pilot.press("down")
         await app.screen.run_action("reveal_token")
         token = app.account.third_party_endpoints[0].voip_token
-        assert await settle(pilot, app, lambda: token in str(app.screen.query_one("#details").render()))
+        assert await settle(pilot, lambda: token in str(app.screen.query_one("#details").render()))
 
 
 async def test_checklist_key_while_agents_are_not_up_is_refused_politely(db_path):
@@ -173,34 +160,32 @@ async def test_an_exercise_from_start_to_fixed_with_real_calls(tmp_path):
     """Start the stale-token exercise, check (fails: hint 1), fix it in PBX settings, check
     again (solved), write the report: every check places real calls through real agents."""
     db = tmp_path / "live.db"
-    async with await Store.open(db, plan=AddressPlan.in_block(next_block())):
-        pass
-    app = TrunkLabApp(db, engine_factory=lambda store: Lab(store, b_leg_timeout_s=1.5))
+    app = await live_console(db)
     async with app.run_test(size=(100, 30)) as pilot:
-        assert await settle(pilot, app, lambda: app.lab is not None and set(app.lab.agent_states.values()) == {"up"}, 200)
+        assert await settle(pilot, lambda: agents_up(app), 200)
         await pilot.press("w", "end", "s")
         await pilot.pause(0.2)
         await pilot.press("enter")  # confirm: the account is reset, then broken
-        assert await settle(pilot, app, lambda: app.exercise == "stale_voip_token", 100)
-        assert await settle(pilot, app, lambda: app.account.pbx_trunk.voip_token != app.account.pbx_endpoint().voip_token)
+        assert await settle(pilot, lambda: app.exercise == "stale_voip_token", 100)
+        assert await settle(pilot, lambda: app.account.pbx_trunk.voip_token != app.account.pbx_endpoint().voip_token)
         screen = app.screen
         await pilot.press("c")
-        assert await settle(pilot, app, lambda: screen.progress.get("stale_voip_token") is not None
+        assert await settle(pilot, lambda: screen.progress.get("stale_voip_token") is not None
                             and screen.progress["stale_voip_token"].checks == 1, 400)
         progress = screen.progress["stale_voip_token"]
         assert progress.hints_shown == 1 and not progress.solved
         assert "401 Unauthorized" in progress.failing_ladder
         assert "Hint 1" in shown_text(screen.query_one("#exercise"))
         await pilot.press("b", "u")  # PBX settings: copy the portal's current token
-        assert await settle(pilot, app, lambda: app.account.pbx_trunk.voip_token == app.account.pbx_endpoint().voip_token)
+        assert await settle(pilot, lambda: app.account.pbx_trunk.voip_token == app.account.pbx_endpoint().voip_token)
         await pilot.press("w")
         screen = app.screen
         await pilot.press("c")
-        assert await settle(pilot, app, lambda: screen.progress["stale_voip_token"].solved, 400), \
+        assert await settle(pilot, lambda: screen.progress["stale_voip_token"].solved, 400), \
             screen.progress["stale_voip_token"].checklist
         await pilot.press("r")
         report = tmp_path / "exports" / db.stem / "exercise-stale_voip_token.md"
-        assert await settle(pilot, app, report.exists)
+        assert await settle(pilot, report.exists)
         text = report.read_text()
         assert "401 Unauthorized" in text[text.index("## Failing ladder"):text.index("## Fixed ladder")]
         assert "answered" in text[text.index("## Fixed ladder"):]

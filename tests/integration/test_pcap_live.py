@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from screens.lab_app import TrunkLabApp
 from sip.capture import CaptureError, LoopbackCapture, open_packet_socket
 from sip.lab import Lab, LabError
 from sip.pcap import udp_datagram
 from sip.supervisor import Supervisor
 from store import AddressPlan, Store
-from tests.conftest import _alive, next_block
-from tests.console.conftest import console, prepared
+from tests.conftest import _alive, next_block, running_lab
+from tests.console.conftest import agents_up, console, live_console, prepared, settle
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -49,17 +48,9 @@ needs_tshark = _needs("the tshark tests", "" if shutil.which("tshark") else "tsh
 
 @pytest.fixture
 async def capture_lab(tmp_path):
-    """The `lab` fixture of tests/conftest.py with packet capture on, cleaned up the same way."""
-    store = await Store.open(tmp_path / "lab.db", plan=AddressPlan.in_block(next_block()))
-    lab = Lab(store, b_leg_timeout_s=1.5, capture=True)
-    await lab.start()
-    try:
+    """The `lab` fixture of tests/conftest.py with packet capture on."""
+    async with running_lab(tmp_path, capture=True) as lab:
         yield lab
-    finally:
-        await lab.stop()
-        await store.close()
-    left = [pid for pid in Supervisor.spawned_pids if _alive(pid)]
-    assert not left, f"agent processes left behind: {left}"
 
 
 def tshark(path: Path, *args: str) -> list[str]:
@@ -220,31 +211,21 @@ async def test_call_command_without_cap_net_raw_names_what_is_missing(tmp_path: 
 # ---------------------------------------------------------------------------- the console
 
 
-async def _settle(pilot, predicate, tries: int = 100) -> bool:
-    for _ in range(tries):
-        await pilot.pause(0.05)
-        if predicate():
-            return True
-    return False
-
-
 @needs_capture
 @pytest.mark.agents
 @pytest.mark.timeout(90)
 async def test_console_p_saves_the_selected_call_beside_the_database(tmp_path: Path):
     db = tmp_path / "live.db"
-    async with await Store.open(db, plan=AddressPlan.in_block(next_block())):
-        pass
-    app = TrunkLabApp(db, engine_factory=lambda store: Lab(store, b_leg_timeout_s=1.5, capture=True))
+    app = await live_console(db, capture=True)
     async with app.run_test(size=(100, 30)) as pilot:
-        assert await _settle(pilot, lambda: app.lab is not None and set(app.lab.agent_states.values()) == {"up"}, 200)
+        assert await settle(pilot, lambda: agents_up(app), 200)
         await pilot.press("c", "i")
         await pilot.pause(0.2)
         await pilot.press("enter")
-        assert await _settle(pilot, lambda: any(c.state == "answered" for c in app.lab.book.calls.values()), 200)
+        assert await settle(pilot, lambda: any(c.state == "answered" for c in app.lab.book.calls.values()), 200)
         await pilot.pause(0.5)
         await pilot.press("h")
-        assert await _settle(pilot, lambda: all(c.finished for c in app.lab.book.calls.values()))
+        assert await settle(pilot, lambda: all(c.finished for c in app.lab.book.calls.values()), 100)
         await pilot.pause(0.3)
         await pilot.press("p")
         await pilot.pause(0.2)

@@ -9,7 +9,7 @@ import pytest
 
 from sip.calls import LabCall
 from sip.checklist import ChecklistItem, diagnose, evaluate
-from sip.exercise import call_title, judge, next_hint, report_markdown, status_word
+from sip.exercise import call_title, judge, next_hint, report_markdown, running_exercise, status_word
 from store.records import ExerciseProgress, PbxTrunk
 from store.scenario import find, library
 from tests.support.accounts import PBX_SID, PBX_TOKEN, default_account
@@ -156,3 +156,11 @@ def test_every_scenario_has_three_hints_and_a_fix():
     for scenario in library():
         assert len(scenario.hints) == 3 and scenario.fix and scenario.changes, scenario.name
         assert "\n" not in scenario.story  # one paragraph, wrapped by the screen
+
+
+def test_the_running_exercise_is_the_latest_started_unless_solved():
+    started = ExerciseProgress("a", 1.0)
+    assert running_exercise({}) is None
+    assert running_exercise({"a": started}) == "a"
+    assert running_exercise({"a": started, "b": ExerciseProgress("b", 2.0)}) == "b"
+    assert running_exercise({"a": started, "b": ExerciseProgress("b", 2.0, solved_at=3.0)}) is None
