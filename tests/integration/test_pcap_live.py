@@ -118,6 +118,7 @@ async def test_inbound_call_pcap_opens_in_tshark_with_sip_and_rtp(capture_lab: L
     path = tmp_path / "call.pcap"
     count = capture_lab.export_pcap(call.ref, path)
     assert count == len(pcap_packets(path)) > 150  # 1 s of RTP on two legs, both ways, at 50 packets/s
+    assert path.stat().st_mode & 0o777 == 0o600  # owner-only: a header-auth call's pcap holds the token
 
     # every SIP message of the call once: each agent's tx is one datagram on the wire
     sent = sum(1 for m in call.messages if m.event == "tx")
