@@ -209,7 +209,7 @@ class CallBook:
         except SipParseError:
             return None
         sip_call_id = message.call_id or ""
-        local = local_address(text, event["dir"], "")
+        local = event.get("local") or local_address(text, event["dir"], "")  # the edge says where
         call = self._call_for(sip_call_id, t)
         if not local:  # a response without Contact leaves where its request arrived
             request = next((m for m in reversed(call.messages) if m.agent == agent and m.event == "rx"

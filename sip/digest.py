@@ -3,10 +3,10 @@
 The flow this module supports, from the gateway's side:
 
   1. A request arrives without credentials. The gateway answers 401/407 with
-     DigestChallenge(realm, make_nonce(secret, now)).to_header().
+     DigestChallenge(realm, nonce).to_header().
   2. The caller retries with an Authorization / Proxy-Authorization header.
-     The gateway runs parse_credentials() on it, checks the nonce with
-     nonce_is_fresh(), then verify_credentials() with the user's password.
+     The gateway runs parse_credentials() on it, checks the nonce (one-time
+     nonces: sip/nonces.py), then verify_credentials() with the user's password.
 
 Everything here is a pure function of its arguments: no clock, no randomness,
 no stored state. Only qop=auth and no qop are supported (not auth-int), and
@@ -24,8 +24,6 @@ __all__ = [
     "DigestCredentials",
     "DigestError",
     "digest_response",
-    "make_nonce",
-    "nonce_is_fresh",
     "parse_challenge",
     "parse_credentials",
     "verify_credentials",
@@ -381,48 +379,3 @@ def verify_credentials(
     # Compare as bytes: compare_digest raises TypeError on non-ASCII str.
     received = creds.response.lower().encode("utf-8")
     return hmac.compare_digest(expected.encode("ascii"), received)
-
-
-# --------------------------------------------------------------------------
-# Stateless nonces
-# --------------------------------------------------------------------------
-#
-# A nonce is "<milliseconds since epoch>.<HMAC-SHA256 of that number>". The
-# gateway can check any nonce it issued with nothing but its secret, so it
-# needs no table of outstanding nonces. Two nonces made in the same
-# millisecond are equal; that is fine because with qop=auth the client's
-# cnonce adds its own randomness. Replays within max_age are not detected.
-
-
-def _nonce_mac(secret: bytes, timestamp: str) -> str:
-    return hmac.new(secret, timestamp.encode("ascii"), hashlib.sha256).hexdigest()
-
-
-def _check_secret(secret: bytes) -> None:
-    if not isinstance(secret, bytes) or not secret:
-        raise DigestError("the nonce secret must be non-empty bytes")
-
-
-def make_nonce(secret: bytes, now: float) -> str:
-    """A nonce that nonce_is_fresh() will accept for max_age_s seconds."""
-    _check_secret(secret)
-    timestamp = str(int(now * 1000))
-    return f"{timestamp}.{_nonce_mac(secret, timestamp)}"
-
-
-def nonce_is_fresh(nonce: str, secret: bytes, now: float, max_age_s: float = 300) -> bool:
-    """True if we issued this nonce (HMAC matches) and it is not too old.
-
-    A nonce from the future (clock stepped back) also counts as not fresh;
-    the caller then re-challenges with stale=true and the client retries.
-    """
-    _check_secret(secret)
-    timestamp, dot, mac = nonce.partition(".")
-    # The length cap keeps int() away from absurd inputs.
-    if not dot or len(timestamp) > 20 or not timestamp.isascii() or not timestamp.isdigit():
-        return False
-    expected_mac = _nonce_mac(secret, timestamp)
-    if not hmac.compare_digest(expected_mac.encode("ascii"), mac.encode("utf-8")):
-        return False
-    age_ms = int(now * 1000) - int(timestamp)
-    return 0 <= age_ms <= max_age_s * 1000

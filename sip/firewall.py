@@ -20,6 +20,7 @@ from collections.abc import Iterable
 
 # Classic BPF opcodes (linux/filter.h) used by our programs.
 LD_W_ABS = 0x20  # A <- 32-bit word at absolute offset k
+LD_H_ABS = 0x28  # A <- 16-bit half-word at absolute offset k
 TAX = 0x07  # X <- A
 TXA = 0x87  # A <- X
 AND_K = 0x54  # A <- A & k
@@ -28,6 +29,7 @@ RET_K = 0x06  # return k (bytes of the datagram to keep; 0 = drop)
 
 SKF_NET_OFF = -0x100000  # "offset from the network (IP) header" base for socket filters
 IP_SOURCE_OFFSET = 12  # the source address inside the IPv4 header
+UDP_SOURCE_PORT_OFFSET = 0  # a UDP socket's filter sees the datagram from its UDP header on
 ACCEPT = 0xFFFF_FFFF
 DROP = 0
 SO_ATTACH_FILTER = 26
@@ -68,16 +70,31 @@ def filter_program(allowed_cidrs: Iterable[str]) -> list[Instruction]:
     return program
 
 
-def run_program(program: list[Instruction], source_ip: str) -> bool:
-    """Interpret a program built by filter_program for a datagram from source_ip: True = kept.
-    (Only the instructions filter_program emits; it exists so tests check the real program.)"""
+def only_from(ip: str, port: int) -> list[Instruction]:
+    """A program that keeps datagrams from exactly ip:port and drops the rest: the gateway's
+    pjsua listens behind its edge and must hear nobody else."""
+    return [
+        (LD_W_ABS, 0, 0, (SKF_NET_OFF + IP_SOURCE_OFFSET) & 0xFFFF_FFFF),
+        (JEQ_K, 0, 3, int(ipaddress.IPv4Address(ip))),
+        (LD_H_ABS, 0, 0, UDP_SOURCE_PORT_OFFSET),
+        (JEQ_K, 0, 1, port),
+        (RET_K, 0, 0, ACCEPT),
+        (RET_K, 0, 0, DROP),
+    ]
+
+
+def run_program(program: list[Instruction], source_ip: str, source_port: int = 0) -> bool:
+    """Interpret a program built here for a datagram from source_ip:source_port: True = kept.
+    (Only the instructions this module emits; it exists so tests check the real program.)"""
     a = x = 0
     pc = 0
     while True:
         code, jt, jf, k = program[pc]
         pc += 1
         if code == LD_W_ABS:
-            a = int(ipaddress.IPv4Address(source_ip))  # the only load we emit: the source address
+            a = int(ipaddress.IPv4Address(source_ip))  # the only word we load: the source address
+        elif code == LD_H_ABS:
+            a = source_port  # the only half-word we load: the UDP source port
         elif code == TAX:
             x = a
         elif code == TXA:

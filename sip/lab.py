@@ -49,10 +49,10 @@ def dial_string(typed: str) -> str:
 
 
 def agent_specs(account: Account, *, b_leg_timeout_s: float = 4.0) -> list[AgentSpec]:
-    secret = os.urandom(16).hex()  # digest nonces: shared by the gateway processes of this lab
+    """What each agent is told on its command line: addresses and timings, nothing secret (each
+    gateway makes its own digest nonces, in memory)."""
     specs = [
-        AgentSpec(f"gateway {a.ip}", "gateway",
-                  {"ip": a.ip, "port": a.port, "nonce_secret": secret, "b_leg_timeout_s": b_leg_timeout_s})
+        AgentSpec(f"gateway {a.ip}", "gateway", {"ip": a.ip, "port": a.port, "b_leg_timeout_s": b_leg_timeout_s})
         for a in account.system_gateway.addresses
     ]
     pstn, pbx, roaming = account.party("pstn"), account.party("pbx"), account.party("pbx_roaming")

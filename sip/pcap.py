@@ -189,7 +189,8 @@ def select_call(packets: Iterable[Packet], sip_call_ids: Iterable[str], *,
     announced. `since` and `until` bound the call's time window (the lab's own record of the
     call); packets outside it are not looked at."""
     wanted = set(sip_call_ids)
-    datagrams = [(p, d) for p in packets if since <= p.t <= until and (d := udp_datagram(p.data)) is not None]
+    datagrams = [(p, d) for p in packets if since <= p.t <= until and (d := udp_datagram(p.data)) is not None
+                 and not internal_hop(d)]
     dialogs: dict[str, _Dialog] = {}
     chosen: list[Packet] = []
     rest: list[tuple[Packet, Datagram]] = []
@@ -202,6 +203,12 @@ def select_call(packets: Iterable[Packet], sip_call_ids: Iterable[str], *,
             rest.append((packet, datagram))
     chosen += [p for p, d in rest if any(dialog.carries(d, p.t, until) for dialog in dialogs.values())]
     return sorted(chosen, key=lambda p: p.t)
+
+
+def internal_hop(datagram: Datagram) -> bool:
+    """A datagram between two sockets of one address: a gateway's edge and the pjsua behind it.
+    Not on the trunk's wire (every message also crossed it as the edge received or sent it)."""
+    return datagram.src[0] == datagram.dst[0]
 
 
 def _note(dialogs: dict[str, _Dialog], message: SipMessage, t: float) -> None:

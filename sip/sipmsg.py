@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 __all__ = [
+    "canonical_name",
     "SipMessage",
     "SipParseError",
     "parse_message",
@@ -64,10 +65,13 @@ _DIGITS = re.compile(r"[0-9]+")
 _BLANK_LINE = re.compile(r"\r?\n\r?\n")
 
 
-def _canonical(name: str) -> str:
+def canonical_name(name: str) -> str:
     """Lower-case a header name and expand a compact form, for comparisons."""
     lowered = name.strip().lower()
     return COMPACT_FORMS.get(lowered, lowered)
+
+
+_canonical = canonical_name
 
 
 def _show(text: str, limit: int = 60) -> str:

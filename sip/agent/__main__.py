@@ -21,7 +21,7 @@ def main(argv: list[str]) -> int:
     die_with_parent()
     events = claim_stdout()
     emit = Emitter(events, role)
-    runtime = Runtime(emit)
+    runtime = Runtime(emit, capture=role != "gateway")  # the gateway's edge reports its own wire
     # SIGTERM ends the loop like a quit command, so calls are hung up properly.
     signal.signal(signal.SIGTERM, lambda *_: setattr(runtime, "stopping", True))
     from .gateway import GatewayAgent
@@ -30,8 +30,9 @@ def main(argv: list[str]) -> int:
     agent_class = {"gateway": GatewayAgent, "pstn": PstnAgent, "pbx": PbxAgent}[role]
     try:
         agent = agent_class(runtime, config)
-    except pj.Error as error:  # typically: the address is taken (another lab is running)
-        emit("fatal", message=f"{role} could not start on {config.get('ip')}:{config.get('port')}: {error.reason}")
+    except (pj.Error, OSError) as error:  # typically: the address is taken (another lab is running)
+        reason = error.reason if isinstance(error, pj.Error) else (error.strerror or str(error))
+        emit("fatal", message=f"{role} could not start on {config.get('ip')}:{config.get('port')}: {reason}")
         leave(events, 3)
     runtime.start_stdin_reader()
     emit("ready", role=role, config=config)

@@ -77,6 +77,17 @@ class LegCall(pj.Call):
                 self.agent.runtime.guard(lambda: self.agent.on_media_active(self))
                 return
 
+    def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:  # noqa: N802 - pjsua2's name
+        """A BYE from the far end: the last moment the stream's counters can be read (pjsua
+        destroys the stream before it reports DISCONNECTED), so the final figures go now."""
+        def on_bye() -> None:
+            tsx = prm.e.body.tsxState.tsx
+            if tsx.method == "BYE" and tsx.role == pj.PJSIP_ROLE_UAS:
+                self.agent.final_media(self)
+
+        if prm.e.type == pj.PJSIP_EVENT_TSX_STATE:
+            self.agent.runtime.guard(on_bye)
+
     def respond(self, code: int, reason: str = "", headers=()) -> None:
         """Answer an incoming call with `code` (180, 200, or a final refusal). answer() is used
         for refusals too: it sends extra headers (a Proxy-Authenticate), hangup() drops them."""
@@ -162,12 +173,17 @@ class Agent:
             if call.confirmed_at is not None:
                 self.emit("media", **self.media_snapshot(call))
 
+    def final_media(self, call: LegCall) -> None:
+        """Report a leg's last figures once (at our hangup, or as pjsua destroys its stream)."""
+        if call.confirmed_at is not None and not getattr(call, "final_reported", False):
+            call.final_reported = True  # type: ignore[attr-defined]
+            self.emit("media", final=True, **self.media_snapshot(call))
+
     def hang_up(self, call: LegCall, code: int | None = None, reason: str = "") -> None:
         """Hang up (or reject, or cancel) a call, with our last figures reported first."""
         if call.ended:
             return
-        if call.confirmed_at is not None:
-            self.emit("media", final=True, **self.media_snapshot(call))
+        self.final_media(call)
         prm = pj.CallOpParam(True)
         if code is not None:
             prm.statusCode = code

@@ -34,6 +34,7 @@ from ..pjlog import parse_log_entry
 CODEC_IDS = {"PCMU": "PCMU/8000/1", "PCMA": "PCMA/8000/1", "G722": "G722/16000/1", "GSM": "GSM/8000/1"}
 CODECS_CARRIER = (CODEC_IDS["PCMU"], CODEC_IDS["PCMA"])  # what a carrier offers, in order
 LOG_LEVEL_WHOLE_MESSAGES = 4
+LOG_LEVEL_WARNINGS = 2
 CALL_SLOTS = 4  # what this pjsua2 wheel allows per process, whatever maxCalls says
 
 
@@ -75,24 +76,32 @@ class Emitter:
 
 
 class _CaptureWriter(pj.LogWriter):
-    """Turns pjsua's whole-message log entries into 'sip' events."""
+    """Turns pjsua's whole-message log entries into 'sip' events (or swallows the log, for an
+    agent whose wire is reported elsewhere: the gateway's edge reports its own)."""
 
-    def __init__(self, emit: Emitter) -> None:
+    def __init__(self, emit: Emitter, capture: bool) -> None:
         super().__init__()
         self._emit = emit
+        self._capture = capture
 
     def write(self, entry: pj.LogEntry) -> None:
-        wire = parse_log_entry(entry.msg)
-        if wire is not None:
-            self._emit(
-                "sip", dir=wire.direction, remote=f"{wire.remote_ip}:{wire.remote_port}", text=wire.text
-            )
+        # A Python exception escaping a pjsua2 callback becomes a C++ exception inside pjsua
+        # and aborts the process: nothing may escape.
+        try:
+            wire = parse_log_entry(entry.msg) if self._capture else None
+            if wire is not None:
+                self._emit(
+                    "sip", dir=wire.direction, remote=f"{wire.remote_ip}:{wire.remote_port}", text=wire.text
+                )
+        except Exception:  # noqa: BLE001
+            pass
 
 
 class Runtime:
     """Owns the Endpoint, the command queue and a timer heap; `run()` is the main loop."""
 
-    def __init__(self, emit: Emitter, *, codecs: tuple[str, ...] = CODECS_CARRIER, clock_rate: int = 16000) -> None:
+    def __init__(self, emit: Emitter, *, codecs: tuple[str, ...] = CODECS_CARRIER, clock_rate: int = 16000,
+                 capture: bool = True) -> None:
         self.emit = emit
         self.commands: queue.Queue[dict | None] = queue.Queue()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -105,13 +114,14 @@ class Runtime:
         config.uaConfig.threadCnt = 0
         config.uaConfig.mainThreadOnly = False
         config.uaConfig.userAgent = f"trunklab-{emit.role}"
-        config.logConfig.level = LOG_LEVEL_WHOLE_MESSAGES
-        config.logConfig.consoleLevel = LOG_LEVEL_WHOLE_MESSAGES  # the writer only sees entries up to this
+        level = LOG_LEVEL_WHOLE_MESSAGES if capture else LOG_LEVEL_WARNINGS  # formatting whole messages costs CPU
+        config.logConfig.level = level
+        config.logConfig.consoleLevel = level  # the writer only sees entries up to this
         config.logConfig.decor = 0
         if log_dir := os.environ.get("TRUNKLAB_PJSUA_LOG_DIR"):  # debugging aid: pjsua's own log file
             config.logConfig.filename = os.path.join(log_dir, f"{emit.role}-{os.getpid()}.log")
             config.logConfig.level = 5
-        self._writer = _CaptureWriter(emit)
+        self._writer = _CaptureWriter(emit, capture)
         config.logConfig.writer = self._writer
         config.medConfig.clockRate = clock_rate
         config.medConfig.noVad = True  # keep RTP flowing so packet counters mean something
@@ -195,15 +205,16 @@ class Runtime:
 
     # ----------------------------------------------------------------- transports and accounts
 
-    def add_account(self, account: pj.Account, ip: str, port: int, user: str) -> int:
-        """A UDP transport bound to ip:port and an account using it; returns the transport id."""
+    def add_account(self, account: pj.Account, ip: str, port: int, user: str, *, proxy: str | None = None) -> int:
+        """A UDP transport bound to ip:port and an account using it (every request it sends goes
+        through `proxy` when one is given); returns the transport id."""
         transport = pj.TransportConfig()
         transport.boundAddress = ip
         transport.publicAddress = ip
         transport.port = port
         transport_id = self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
         try:
-            account.create(account_config(ip, port, user, transport_id))
+            account.create(account_config(ip, port, user, transport_id, proxy=proxy))
         except pj.Error:
             self.ep.transportClose(transport_id)  # not a socket held for nothing
             raise
@@ -226,13 +237,16 @@ RTP_PORT, RTP_PORT_RANGE = 4000, 200  # per address: every party has its own loo
 
 
 def account_config(
-    ip: str, port: int, user: str, transport_id: int, credentials: tuple[tuple[str, str], ...] = ()
+    ip: str, port: int, user: str, transport_id: int, credentials: tuple[tuple[str, str], ...] = (),
+    *, proxy: str | None = None,
 ) -> pj.AccountConfig:
     """SIP on transport_id, RTP bound to the same ip; digest credentials (username, password)
     answer 401/407 challenges by themselves."""
     config = pj.AccountConfig()
     config.idUri = f"sip:{user}@{ip}:{port}"
     config.sipConfig.transportId = transport_id
+    if proxy is not None:
+        config.sipConfig.proxies.append(proxy)
     for username, password in credentials:
         config.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", username, 0, password))
     media = config.mediaConfig.transportConfig

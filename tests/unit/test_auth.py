@@ -1,24 +1,50 @@
 """sip.auth: the gateway's outbound authentication, each method x right/wrong credentials x
-allowed/restricted source x missing pieces."""
+allowed/restricted source x missing pieces, and the one-time nonces."""
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 
 from sip import digest
-from sip.auth import REALM, Accepted, Challenged, InviteFacts, Refused, authenticate
+from sip.auth import REALM, Accepted, Challenged, Gateway, InviteFacts, Refused, authenticate
+from sip.nonces import NonceBook
 from sip.sipmsg import parse_message
 from tests.support.accounts import OTHER_SID, OTHER_TOKEN, PBX_SID, PBX_TOKEN, default_account, restricted
 
-SECRET = b"test-secret"
 NOW = 1_800_000_000.0
 URI = "sip:12025550142@127.0.0.2:5060"
+_nonces = itertools.count(1)
+
+
+class Shell:
+    """What the gateway's edge does around authenticate(): makes nonces, records them, spends them."""
+
+    def __init__(self, now: float = NOW) -> None:
+        self.book = NonceBook()
+        self.now = now
+
+    def decide(self, account=None, **facts) -> object:
+        facts.setdefault("source_ip", "127.0.0.11")
+        facts.setdefault("source_port", 5060)
+        facts.setdefault("request_uri", URI)
+        facts.setdefault("call_id", "call-1")
+        gateway = Gateway("127.0.0.2", 5060, self.book, f"nonce-{next(_nonces)}", self.now)
+        decision = authenticate(account or default_account(), InviteFacts(**facts), gateway)
+        issued = getattr(decision, "nonce_issued", None)
+        if issued:
+            self.book.issue(issued, now=self.now, source_ip=facts["source_ip"])
+        if isinstance(decision, Accepted) and decision.nonce_used:
+            self.book.use(decision.nonce_used, (facts["call_id"], facts.get("cseq", 1)))
+        return decision
 
 
 def decide(account=None, **facts) -> object:
-    facts.setdefault("source_ip", "127.0.0.11")
-    facts.setdefault("source_port", 5060)
-    return authenticate(account or default_account(), InviteFacts(**facts), secret=SECRET, now=NOW)
+    return SHELL.decide(account, **facts)
+
+
+SHELL = Shell()
 
 
 def answer_challenge(challenge: Challenged, username: str, password: str, *, uri: str = URI,
@@ -76,7 +102,8 @@ def test_unknown_source_is_challenged_not_refused():
     assert isinstance(decision, Challenged)
     challenge = digest.parse_challenge(decision.header_value)
     assert challenge.realm == REALM and challenge.qop == "auth" and not challenge.stale
-    assert digest.nonce_is_fresh(challenge.nonce, SECRET, NOW)
+    assert challenge.nonce == decision.nonce_issued and SHELL.book.status(
+        challenge.nonce, now=NOW, source_ip="127.0.0.99", request=("c", 1)).usable
 
 
 # ------------------------------------------------------------------ proxy (digest)
@@ -120,17 +147,72 @@ def test_proxy_auth_wrong_realm_is_401():
 
 
 def test_expired_nonce_is_challenged_again_as_stale():
-    header = answer_challenge(decide(), PBX_SID, PBX_TOKEN)
-    later = authenticate(default_account(), InviteFacts("127.0.0.11", 5060, proxy_authorization=header),
-                         secret=SECRET, now=NOW + 3600)
+    shell = Shell()
+    header = answer_challenge(shell.decide(), PBX_SID, PBX_TOKEN)
+    shell.now += 3600
+    later = shell.decide(proxy_authorization=header)
     assert isinstance(later, Challenged) and digest.parse_challenge(later.header_value).stale
+    assert "expired" in later.cause
 
 
-def test_forged_nonce_is_challenged_again():
-    header = answer_challenge(decide(), PBX_SID, PBX_TOKEN)
-    other_secret = authenticate(default_account(), InviteFacts("127.0.0.11", 5060, proxy_authorization=header),
-                                secret=b"another", now=NOW)
-    assert isinstance(other_secret, Challenged)
+def test_a_nonce_this_gateway_never_issued_is_challenged_again():
+    header = answer_challenge(Shell().decide(), PBX_SID, PBX_TOKEN)  # another gateway's nonce
+    decision = Shell().decide(proxy_authorization=header)
+    assert isinstance(decision, Challenged) and "not issued by this gateway" in decision.cause
+
+
+@pytest.mark.parametrize(("call_id", "uri"), [("call-2", URI), ("call-2", "sip:14155550199@127.0.0.2:5060")])
+def test_a_replayed_proxy_authorization_places_no_call(call_id, uri):
+    shell = Shell()
+    header = answer_challenge(shell.decide(), PBX_SID, PBX_TOKEN)
+    assert isinstance(shell.decide(proxy_authorization=header), Accepted)
+    replay = shell.decide(proxy_authorization=header, call_id=call_id, request_uri=uri)
+    assert isinstance(replay, Challenged) and "already used" in replay.cause
+    assert digest.parse_challenge(replay.header_value).stale
+
+
+def test_a_retransmission_may_present_its_nonce_again():
+    shell = Shell()
+    header = answer_challenge(shell.decide(), PBX_SID, PBX_TOKEN)
+    assert isinstance(shell.decide(proxy_authorization=header), Accepted)
+    assert isinstance(shell.decide(proxy_authorization=header), Accepted)  # same Call-ID and CSeq
+
+
+def test_a_nonce_is_bound_to_the_address_it_was_issued_to():
+    shell = Shell()
+    header = answer_challenge(shell.decide(source_ip="127.0.0.11"), PBX_SID, PBX_TOKEN)
+    decision = shell.decide(source_ip="127.0.0.12", proxy_authorization=header)
+    assert isinstance(decision, Challenged) and "another address" in decision.cause
+
+
+@pytest.mark.parametrize(("digest_uri", "accepted"), [
+    (URI, True),
+    ("sip:127.0.0.2:5060", True),  # SIPp: the gateway's address, no user
+    ("sip:127.0.0.2", True),
+    ("sip:14155550199@127.0.0.2:5060", False),  # computed for another number
+    ("sip:12025550142@127.0.0.99:5060", False),  # for another host
+    ("sip:127.0.0.2:5070", False),
+    ("tel:+12025550142", False),
+])
+def test_the_digest_uri_must_name_this_request(digest_uri, accepted):
+    shell = Shell()
+    header = answer_challenge(shell.decide(), PBX_SID, PBX_TOKEN, uri=digest_uri)
+    decision = shell.decide(proxy_authorization=header)
+    if accepted:
+        assert isinstance(decision, Accepted)
+    else:
+        assert isinstance(decision, Refused) and decision.status == 401 and "digest" in decision.cause
+
+
+def test_every_401_carries_a_fresh_challenge():
+    shell = Shell()
+    wrong = answer_challenge(shell.decide(), PBX_SID, "wrong-token")
+    decision = shell.decide(proxy_authorization=wrong)
+    assert isinstance(decision, Refused) and decision.status == 401 and decision.challenge
+    challenge = digest.parse_challenge(decision.challenge)
+    assert challenge.nonce == decision.nonce_issued and not challenge.stale
+    header_refusal = shell.decide(x_auth_endpoint_sid=PBX_SID, x_auth_voip_token="wrong")
+    assert header_refusal.status == 401 and header_refusal.challenge
 
 
 @pytest.mark.parametrize("garbage", ["", "Basic dXNlcjpwYXNz", "Digest username=", 'Digest realm="x"'])
@@ -194,4 +276,5 @@ def test_facts_from_a_real_invite():
     )
     facts = InviteFacts.from_message(parse_message(text), "127.0.0.11", 5060)
     assert (facts.x_auth_endpoint_sid, facts.x_auth_voip_token) == (PBX_SID, PBX_TOKEN)
-    assert isinstance(authenticate(default_account(), facts, secret=SECRET, now=NOW), Accepted)
+    gateway = Gateway("127.0.0.2", 5060, NonceBook(), "n", NOW)
+    assert isinstance(authenticate(default_account(), facts, gateway), Accepted)
