@@ -8,7 +8,7 @@ import weakref
 import pjsua2 as pj
 
 from .media import LegAudio, stream_figures
-from .runtime import CALL_SLOTS, Runtime
+from .runtime import CALL_SLOTS, Runtime, pjsua_slots_in_use
 
 STATE_NAMES = {
     pj.PJSIP_INV_STATE_NULL: "null",
@@ -140,7 +140,8 @@ class Agent:
         return [c for c in self.calls if not c.ended]
 
     def free_slots(self) -> int:
-        return CALL_SLOTS - len(self.live_calls())
+        """Call slots pjsua still has (its own count: see runtime.pjsua_slots_in_use)."""
+        return CALL_SLOTS - max(len(self.live_calls()), pjsua_slots_in_use())
 
     def call_by_ref(self, ref: str) -> LegCall | None:
         return next((c for c in self.live_calls() if c.ref == ref), None)
@@ -203,7 +204,7 @@ class Agent:
         handler(command)
 
     def cmd_ping(self, command: dict) -> None:
-        self.emit("pong", id=command.get("id"), calls=len(self.live_calls()))
+        self.emit("pong", id=command.get("id"), calls=len(self.live_calls()), free_slots=self.free_slots())
 
     def cmd_hangup(self, command: dict) -> None:
         call = self.call_by_ref(command["ref"])

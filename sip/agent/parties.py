@@ -14,13 +14,16 @@ from ..ratelimit import CallRateLimiter
 from ..tone import PBX_TONE_HZ, PSTN_TONE_HZ
 from .base import Agent, LegCall, add_headers
 from .media import LegAudio
-from .runtime import CODEC_IDS, Runtime, account_config
+from .runtime import CODEC_IDS, Runtime, account_config, shorten_transaction_timeout
 
 # New outgoing legs per 0.5 s. Each leg opens two sockets in pjsua's 64-slot I/O queue, and a
 # closed socket holds its slot 0.5 s more: dialling faster than this aborts the process
 # (pj_ioqueue_register_sock2 assertion, measured). Dial commands beyond it wait their turn.
 MAX_DIALS_PER_WINDOW, DIAL_WINDOW_S = 10, 0.5
 RING_S = 0.0  # how long an end party rings (after its 180) before it answers; config "ring_s"
+# An INVITE that gets no response at all ends after 4 s, as a B leg at the gateway does; so a
+# check's unanswered call (4.5 s, sip/lab.py) never leaves pjsua holding its call slot for 32 s.
+END_PARTY_TRANSACTION_TIMEOUT_MS = 4000
 
 
 class _Line(pj.Account):
@@ -41,6 +44,7 @@ class EndParty(Agent):
 
     def __init__(self, runtime: Runtime, config: dict) -> None:
         super().__init__(runtime)
+        shorten_transaction_timeout(END_PARTY_TRANSACTION_TIMEOUT_MS)
         self.port = int(config["port"])
         self.ring_s = float(config.get("ring_s", RING_S))
         self.audio_pool: list[LegAudio] = []  # tone/listener pairs of ended calls, for reuse
@@ -86,10 +90,8 @@ class EndParty(Agent):
         call = self.track(LegCall(self, line, prm.callId))
         call.sip_call_id = call.getInfo().callIdString
         self.emit("incoming", sip_call_id=call.sip_call_id, src=prm.rdata.srcAddress, line=line.ip)
-        if self.free_slots() < 0:
-            self.hang_up(call, 486, "Busy Here")
-            return
-        call.respond(180)
+        # Never answered from inside onIncomingCall (see sip/agent/gateway.py): on the next turn.
+        self.later_for(call, 0.0, lambda ringing: ringing.respond(180))
         self.later_for(call, self.ring_s, lambda ringing: ringing.respond(200))
 
     def on_media_active(self, call: LegCall) -> None:
@@ -104,8 +106,10 @@ class EndParty(Agent):
         self._drain_dials()
 
     def _drain_dials(self) -> None:
+        """Dial what waits, as fast as the dial limit allows and only into a free call slot (a
+        slot pjsua still holds for an abandoned INVITE frees itself within 32 s)."""
         self._drain_scheduled = False
-        while self.waiting_dials and self.dial_limiter.admit(time.monotonic()):
+        while self.waiting_dials and self.free_slots() > 0 and self.dial_limiter.admit(time.monotonic()):
             self.place(self.waiting_dials.popleft())
         if self.waiting_dials and not self._drain_scheduled:
             self._drain_scheduled = True

@@ -38,6 +38,35 @@ LOG_LEVEL_WARNINGS = 2
 CALL_SLOTS = 4  # what this pjsua2 wheel allows per process, whatever maxCalls says
 
 
+def pjsua_slots_in_use() -> int:
+    """How many of pjsua's call slots are taken, as pjsua itself counts them.
+
+    Not the same as our live calls: a call hung up before any response to its INVITE reports
+    DISCONNECTED at once, but pjsua keeps its slot until the INVITE transaction ends (Timer B,
+    32 s), since a CANCEL may only follow a provisional response. pjsua2 does not expose the
+    count; pjsua's C function does (the wheel exports it)."""
+    import ctypes
+
+    function = ctypes.CDLL(pj._pjsua2.__file__).pjsua_call_get_count
+    function.restype = ctypes.c_uint
+    return int(function())
+
+
+def shorten_transaction_timeout(milliseconds: int) -> None:
+    """Give up on an unanswered INVITE (and every other transaction) after `milliseconds`
+    instead of RFC 3261's 32 s (Timer B = Timer F = Timer H = pjsip's 'td').
+
+    For the lab's end parties: a call the lab hangs up before any response (its INVITE dropped
+    by a firewall, or its responses) cannot be CANCELled, and pjsua keeps its call slot until
+    the INVITE transaction times out; with 4 slots per agent, 32 s would let one broken check
+    starve the next. pjsip_tsx_set_timers is pjsip's own public setter (exported by the wheel)."""
+    import ctypes
+
+    setter = ctypes.CDLL(pj._pjsua2.__file__).pjsip_tsx_set_timers
+    setter.argtypes = [ctypes.c_uint] * 4
+    setter(0, 0, 0, milliseconds)  # 0 leaves T1, T2, T4 as they are
+
+
 def claim_stdout() -> TextIO:
     """Keep the real stdout for events; send fd 1 (C-level prints) to stderr."""
     events = os.fdopen(os.dup(1), "w", buffering=1)
