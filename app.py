@@ -35,6 +35,20 @@ LAB_HELP = ("run lab N (0-254): addresses 127.0.N.0/24 and a database of its own
 AGENT_COMMANDS = (None, "serve", "call", "check")  # the console (None) and the commands that bind addresses
 
 
+def seconds(low: float, high: float):
+    """An argparse type: a number of seconds from low to high."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value:g} s is out of range: give {low:g} to {high:g} seconds")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trunklab", description="A terminal lab for carrier SIP trunking.")
     parser.add_argument("--db", metavar="PATH", help=DB_HELP)
@@ -61,8 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--via", metavar="ADDRESS", help="the System Gateway address to use")
     call.add_argument("--auth", choices=("ip", "proxy", "header"), default="ip", help="outbound: how the PBX authenticates")
     call.add_argument("--token", metavar="TOKEN", help="outbound: send this VoIP token instead of the real one")
-    call.add_argument("--hold", type=float, default=3.0, metavar="SECONDS", help="how long to hold an answered call")
+    call.add_argument("--hold", type=seconds(0, 300), default=3.0, metavar="SECONDS",
+                      help="how long to keep an answered call up before hanging up (0-300)")
     call.add_argument("--pcap", metavar="FILE", help="write the call's SIP and RTP packets to FILE (needs CAP_NET_RAW)")
+    call.add_argument("--dtmf", metavar="DIGITS", default="",
+                      help="digits (0-9 * # A-D) the caller sends once answered, as RFC 4733 telephone-events")
+    call.add_argument("--delayed-offer", action="store_true",
+                      help="the caller's INVITE carries no SDP: the offer comes in the 200 OK, the answer in the ACK")
+    call.add_argument("--early-media", type=seconds(0, 30), default=0.0, metavar="SECONDS",
+                      help="the called party answers 183 with SDP and plays its tone this long before the 200 OK")
 
     check = command("check", "run the seed's Verification Checklist end to end")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -160,6 +181,10 @@ def print_call(call, account) -> None:
         print(f"  note: {note}")
     for decision in call.decisions:
         print(f"  gateway {decision.get('src', '')}: {decision.get('cause', '')}")
+    for party in ("pstn", "pbx"):
+        sent, received = call.digits(party, "tx"), call.digits(party, "rx")
+        if sent or received:
+            print(f"  dtmf {party}: sent {sent or '-'}, received {received or '-'}")
     outcome = "answered" if call.answered_at is not None else "failed"
     setup = f", setup {call.setup_ms:.1f} ms" if call.setup_ms is not None else ""
     print(f"final: {call.final_code} {call.final_reason} ({outcome}{setup})")
@@ -181,20 +206,26 @@ async def cmd_call(args: argparse.Namespace) -> int:
         if args.pcap and lab.capture is None:  # asked for a pcap: say so before placing the call
             print(f"trunklab: --pcap: {lab.capture_error}", file=sys.stderr)
             return 2
+        media = {"dtmf": args.dtmf, "delayed_offer": args.delayed_offer}
+        callee = "pbx" if args.direction == "inbound" else "pstn"
         try:
+            if args.early_media:
+                await lab.set_answering(callee, early_media_s=args.early_media)
             if args.direction == "inbound":
-                placed = await lab.place_inbound(args.to, via=args.via)
+                placed = await lab.place_inbound(args.to, via=args.via, **media)
             else:
-                placed = await lab.place_outbound(args.to, auth=args.auth, via=args.via, voip_token=args.token)
+                placed = await lab.place_outbound(args.to, auth=args.auth, via=args.via, voip_token=args.token, **media)
         except LabError as error:
             print(f"trunklab: {error}", file=sys.stderr)
             return 2
-        call = await lab.run_call(placed, hold_s=args.hold)
+        # the digits need their time on the wire after the answer (about a quarter second each)
+        call = await lab.run_call(placed, hold_s=max(args.hold, 0.6 + 0.3 * len(args.dtmf) if args.dtmf else 0.0))
         print_call(call, lab.account)
         if args.pcap and not write_pcap(lab, call, args.pcap):
             return 2
         both_ways = call.heard.get("pstn") and call.heard.get("pbx")
-        return 0 if call.answered_at is not None and both_ways else 1
+        digits_arrived = call.digits(callee, "rx") == args.dtmf
+        return 0 if call.answered_at is not None and both_ways and digits_arrived else 1
 
     return await with_lab(args, body, capture=bool(args.pcap))
 

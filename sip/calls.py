@@ -68,6 +68,9 @@ class LabCall:
     notes: list[str] = field(default_factory=list)
     heard: dict[str, bool] = field(default_factory=dict)  # party -> heard the far tone at least once
     external: bool = False  # placed by a peer outside the lab (SIPp, a softphone)
+    dtmf: list[Captured] = field(default_factory=list)  # digits sent ('dtmf' tx) and received ('dtmf' rx)
+    holds: list[tuple[float, str, str]] = field(default_factory=list)  # (t, agent, media status)
+    caller_ids: dict[str, tuple[str, str]] = field(default_factory=dict)  # callee -> (From user, P-Asserted-Identity user)
 
     @property
     def finished(self) -> bool:
@@ -81,6 +84,10 @@ class LabCall:
 
     def drops(self) -> list[Captured]:
         return [m for m in self.messages if m.event == "drop"]
+
+    def digits(self, agent: str, direction: str) -> str:
+        """The DTMF digits `agent` sent ('tx') or received ('rx') in this call, in order."""
+        return "".join(d.text for d in self.dtmf if d.agent == agent and d.event == direction)
 
 
 def local_address(text: str, direction: str, fallback: str) -> str:
@@ -156,6 +163,9 @@ class CallBook:
         into.decisions = old.decisions + into.decisions
         into.legs.update(old.legs)
         into.notes += old.notes
+        into.dtmf = sorted(old.dtmf + into.dtmf, key=lambda d: d.t)
+        into.holds = sorted(old.holds + into.holds)
+        into.caller_ids = {**old.caller_ids, **into.caller_ids}
         for party, heard in old.heard.items():
             into.heard[party] = into.heard.get(party, False) or heard
         for field_name in ("direction", "gateway", "auth_method", "endpoint_sid"):
@@ -200,7 +210,31 @@ class CallBook:
             return call
         if kind == "media":
             return self._on_media(agent, event, t)
+        if kind == "dtmf" and event.get("sip_call_id"):
+            return self._on_dtmf(agent, event, t)
+        if kind == "hold" and event.get("sip_call_id"):
+            call = self._call_for(event["sip_call_id"], t)
+            call.holds.append((t, agent, event.get("status", "")))
+            return call
+        if kind == "incoming" and event.get("sip_call_id"):
+            call = self._call_for(event["sip_call_id"], t)
+            call.caller_ids[agent] = (event.get("caller") or "", event.get("asserted") or "")
+            return call
         return None
+
+    def _on_dtmf(self, agent: str, event: dict, t: float) -> LabCall:
+        """Digits, kept with the leg's own SIP addresses so the ladder can draw them between the
+        parties' columns (RTP has no columns of its own)."""
+        sip_call_id, digits, direction = event["sip_call_id"], str(event.get("digits", "")), event.get("dir", "rx")
+        call = self._call_for(sip_call_id, t)
+        leg = next((m for m in call.messages if m.agent == agent and m.sip_call_id == sip_call_id
+                    and m.event in ("tx", "rx")), None)
+        src, dst = ("", "") if leg is None else (leg.src, leg.dst) if leg.event == "tx" else (leg.dst, leg.src)
+        if direction == "rx":
+            src, dst = dst, src
+        call.dtmf.append(Captured(t, agent, direction, src, dst, sip_call_id, f"DTMF {digits}", digits,
+                                  note="RFC 4733 telephone-event"))
+        return call
 
     def _on_sip(self, agent: str, agent_address: str, event: dict, t: float) -> LabCall | None:
         text = event["text"]

@@ -48,6 +48,17 @@ def dial_string(typed: str) -> str:
     return text
 
 
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+MAX_DTMF_DIGITS = 32
+
+
+def call_options(dtmf: str, delayed_offer: bool) -> dict:
+    """A dial command's media options, checked: DTMF digits are 0-9 * # A-D, at most 32."""
+    if dtmf and (not set(dtmf) <= DTMF_DIGITS or len(dtmf) > MAX_DTMF_DIGITS):
+        raise LabError(f"DTMF digits are 0-9, *, # and A-D, at most {MAX_DTMF_DIGITS}; not {dtmf[:40]!r}")
+    return {"dtmf": dtmf, "delayed_offer": bool(delayed_offer)}
+
+
 def agent_specs(account: Account, *, b_leg_timeout_s: float = 4.0) -> list[AgentSpec]:
     """What each agent is told on its command line: addresses and timings, nothing secret (each
     gateway makes its own digest nonces, in memory)."""
@@ -325,12 +336,16 @@ class Lab:
             raise LabError(f"{via} is not a System Gateway address (those are {', '.join(addresses)})")
         return wanted
 
-    async def place_inbound(self, to: str, *, via: str | None = None, from_number: str = "14155550123") -> LabCall:
-        """The PSTN dials `to` at a System Gateway address (seed: "Receiving Calls")."""
+    async def place_inbound(self, to: str, *, via: str | None = None, from_number: str = "14155550123",
+                            dtmf: str = "", delayed_offer: bool = False) -> LabCall:
+        """The PSTN dials `to` at a System Gateway address (seed: "Receiving Calls"). `dtmf`:
+        digits the PSTN sends once answered; `delayed_offer`: an INVITE without SDP."""
         gateway = self._gateway_named(via)
         to = dial_string(to)
+        options = call_options(dtmf, delayed_offer)
         call = self._placed(direction="inbound", to_number=to, from_number=from_number, gateway=gateway)
-        await self._send("pstn", {"cmd": "dial", "ref": call.ref, "to": to, "via": gateway, "from_number": from_number})
+        await self._send("pstn", {"cmd": "dial", "ref": call.ref, "to": to, "via": gateway, "from_number": from_number,
+                                  **options})
         return call
 
     async def place_outbound(
@@ -342,6 +357,8 @@ class Lab:
         endpoint_sid: str | None = None,
         voip_token: str | None = None,
         omit_header: str | None = None,
+        dtmf: str = "",
+        delayed_offer: bool = False,
     ) -> LabCall:
         """The PBX places a call to `to` (seed: "Placing Calls"), authenticated by `auth`:
         'ip' from its static address, 'proxy' or 'header' from its roaming address with the
@@ -351,6 +368,7 @@ class Lab:
             raise LabError(f"auth must be ip, proxy or header, not {auth!r}")
         gateway = self._gateway_named(via)
         to = dial_string(to)
+        options = call_options(dtmf, delayed_offer)
         trunk = self._pbx_trunk()
         sid = endpoint_sid if endpoint_sid is not None else trunk.endpoint_sid
         token = voip_token if voip_token is not None else trunk.voip_token
@@ -359,7 +377,7 @@ class Lab:
         call = self._placed(direction="outbound", to_number=to, from_number=self._pbx_caller_id(),
                             gateway=gateway, requested_auth=auth)
         command = {"cmd": "dial", "ref": call.ref, "to": to, "via": gateway, "auth": auth,
-                   "endpoint_sid": sid, "voip_token": token, "from_number": call.from_number}
+                   "endpoint_sid": sid, "voip_token": token, "from_number": call.from_number, **options}
         if omit_header == "X-Auth-VoipToken":
             command["voip_token"] = None
         elif omit_header == "X-Auth-EndpointSid":
@@ -392,6 +410,20 @@ class Lab:
                 call.ended_at = time.time()
                 self._notify("lab", {"ev": "call_failed", "ref": call.ref, "t": call.ended_at})
             raise LabError(f"the {agent} agent is not up ({self.supervisor.states.get(agent, 'unknown')})")
+
+    async def hold(self, ref: str, *, on: bool = True) -> None:
+        """The caller puts the call on hold (a re-INVITE with a=sendonly), or takes it off."""
+        call = self.book.calls.get(ref)
+        if call is None or call.answered_at is None or call.finished:
+            raise LabError(f"call {ref} is not answered: nothing to put on hold")
+        await self._send("pstn" if call.direction == "inbound" else "pbx", {"cmd": "hold", "ref": ref, "on": on})
+
+    async def set_answering(self, party: str, *, ring_s: float = 0.0, early_media_s: float = 0.0) -> None:
+        """How the PSTN or the PBX answers calls from now on: after ring_s, or with early media
+        (183 with SDP, its tone flowing) for early_media_s before the 200."""
+        if party not in ("pstn", "pbx"):
+            raise LabError(f"only the PSTN and the PBX answer calls, not {party!r}")
+        await self._send(party, {"cmd": "answering", "ring_s": ring_s, "early_media_s": early_media_s})
 
     async def hangup(self, ref: str) -> None:
         call = self.book.calls.get(ref)

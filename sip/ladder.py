@@ -68,8 +68,9 @@ def _column_of(address: str, cols: list[Column]) -> int:
 def rungs(call: LabCall, cols: list[Column]) -> list[Rung]:
     lab_addresses = set().union(*(c.addresses for c in cols))
     kept: list[Captured] = []
-    for m in sorted(call.messages, key=lambda m: m.t):
-        if m.event == "tx" or m.event == "drop" or (m.event == "rx" and m.src not in lab_addresses):
+    sent_digits = [d for d in call.dtmf if d.event == "tx" and d.src]  # drawn once, from the sender
+    for m in sorted(call.messages + sent_digits, key=lambda m: m.t):
+        if m.event in ("tx", "drop") or (m.event == "rx" and m.src not in lab_addresses):
             kept.append(m)
     out: list[Rung] = []
     start = kept[0].t if kept else 0.0
@@ -97,7 +98,7 @@ def render_text(call: LabCall, account: Account) -> list[str]:
 
     lines = []
     for rung in rungs(call, cols):
-        arrow = "-x" if rung.dropped else "->"
+        arrow = "-x" if rung.dropped else "~>" if rung.message.first_line.startswith("DTMF") else "->"
         note = f"  ({rung.message.note})" if rung.message.note else ""
         lines.append(
             f"{rung.t:8.3f}  {name(rung.src, rung.message.src):<15} {arrow} "

@@ -19,7 +19,15 @@ STATE_NAMES = {
     pj.PJSIP_INV_STATE_CONFIRMED: "confirmed",
     pj.PJSIP_INV_STATE_DISCONNECTED: "disconnected",
 }
+MEDIA_STATUS = {
+    pj.PJSUA_CALL_MEDIA_NONE: "none",
+    pj.PJSUA_CALL_MEDIA_ACTIVE: "active",
+    pj.PJSUA_CALL_MEDIA_LOCAL_HOLD: "local_hold",  # we put the call on hold
+    pj.PJSUA_CALL_MEDIA_REMOTE_HOLD: "remote_hold",  # the far end put us on hold
+    pj.PJSUA_CALL_MEDIA_ERROR: "error",
+}
 MEDIA_PERIOD_S = 0.5  # the UI wants figures at least twice a second
+DTMF_DIGITS = set("0123456789*#ABCD")
 
 
 def add_headers(prm: pj.CallOpParam, headers) -> None:
@@ -49,6 +57,8 @@ class LegCall(pj.Call):
         self.audio_media: pj.AudioMedia | None = None
         self.figures: dict | None = None
         self.ended = False
+        self.media_status = "none"  # 'active' | 'local_hold' | 'remote_hold' | 'none'
+        self.digits_tx = self.digits_rx = ""  # DTMF sent and received on this leg
 
     def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802 - pjsua2's name
         info = self.getInfo()
@@ -70,12 +80,26 @@ class LegCall(pj.Call):
             self.agent.forget(self)
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
-        info = self.getInfo()
-        for media in info.media:
-            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                self.audio_media = self.getAudioMedia(media.index)
-                self.agent.runtime.guard(lambda: self.agent.on_media_active(self))
-                return
+        self.agent.runtime.guard(self._media_state)
+
+    def _media_state(self) -> None:
+        info = self.getInfo()  # kept: its media vector lives only as long as it does (SWIG)
+        audio = [m for m in info.media if m.type == pj.PJMEDIA_TYPE_AUDIO]
+        if not audio:
+            return
+        status = MEDIA_STATUS.get(audio[0].status, "none")
+        if status != self.media_status:
+            previous, self.media_status = self.media_status, status
+            self.agent.on_media_status(self, status, previous)
+        if audio[0].status in (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_LOCAL_HOLD,
+                               pj.PJSUA_CALL_MEDIA_REMOTE_HOLD):
+            self.audio_media = self.getAudioMedia(audio[0].index)
+            if audio[0].status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                self.agent.on_media_active(self)
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802 - pjsua2's name
+        """An RFC 4733 telephone-event (or a SIP INFO digit) from the far end."""
+        self.agent.runtime.guard(lambda: self.agent.on_dtmf(self, prm.digit))
 
     def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:  # noqa: N802 - pjsua2's name
         """A BYE from the far end: the last moment the stream's counters can be read (pjsua
@@ -160,18 +184,43 @@ class Agent:
     def on_media_active(self, call: LegCall) -> None:
         """End parties attach their tone here; the gateway bridges."""
 
+    def on_media_status(self, call: LegCall, status: str, previous: str) -> None:
+        """Media went active, on hold (ours or the far end's), or away: reported for the ladder."""
+        self.emit("hold", ref=call.ref, sip_call_id=call.sip_call_id, status=status, previous=previous)
+
+    def on_dtmf(self, call: LegCall, digit: str) -> None:
+        call.digits_rx += digit
+        self.emit("dtmf", ref=call.ref, sip_call_id=call.sip_call_id, dir="rx", digits=digit)
+
+    def send_dtmf(self, call: LegCall, digits: str) -> None:
+        """Digits as RFC 4733 telephone-events on the call's audio stream (pjsua2's default)."""
+        call.dialDtmf(digits)
+        call.digits_tx += digits
+        self.emit("dtmf", ref=call.ref, sip_call_id=call.sip_call_id, dir="tx", digits=digits)
+
+    def hold(self, call: LegCall) -> None:
+        """A re-INVITE that puts the call on hold (a=sendonly)."""
+        call.setHold(pj.CallOpParam(True))
+
+    def resume(self, call: LegCall) -> None:
+        """A re-INVITE that takes the call off hold (a=sendrecv)."""
+        prm = pj.CallOpParam(True)
+        prm.opt.flag = pj.PJSUA_CALL_UNHOLD
+        call.reinvite(prm)
+
     def media_snapshot(self, call: LegCall) -> dict:
         figures = stream_figures(call)
         if figures is not None:
             call.figures = figures
-        snapshot = {"ref": call.ref, "sip_call_id": call.sip_call_id, **(call.figures or {})}
+        snapshot = {"ref": call.ref, "sip_call_id": call.sip_call_id, **(call.figures or {}),
+                    "dtmf_tx": call.digits_tx, "dtmf_rx": call.digits_rx, "media_status": call.media_status}
         if call.audio is not None and call.audio.connected:
             snapshot["tone"] = call.audio.judge()
         return snapshot
 
     def report_media(self) -> None:
         for call in self.live_calls():
-            if call.confirmed_at is not None:
+            if call.confirmed_at is not None or call.audio_media is not None:  # answered, or early media
                 self.emit("media", **self.media_snapshot(call))
 
     def final_media(self, call: LegCall) -> None:
@@ -205,6 +254,17 @@ class Agent:
 
     def cmd_ping(self, command: dict) -> None:
         self.emit("pong", id=command.get("id"), calls=len(self.live_calls()), free_slots=self.free_slots())
+
+    def cmd_dtmf(self, command: dict) -> None:
+        call = self.call_by_ref(command["ref"])
+        digits = str(command.get("digits", ""))
+        if call is not None and digits and set(digits) <= DTMF_DIGITS:
+            self.send_dtmf(call, digits)
+
+    def cmd_hold(self, command: dict) -> None:
+        call = self.call_by_ref(command["ref"])
+        if call is not None and call.confirmed_at is not None:
+            (self.hold if command.get("on", True) else self.resume)(call)
 
     def cmd_hangup(self, command: dict) -> None:
         call = self.call_by_ref(command["ref"])

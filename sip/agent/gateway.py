@@ -208,6 +208,34 @@ class GatewayAgent(Agent):
             bridge.bridged = True
             self.emit("bridged", a=bridge.a_call_id, b=bridge.b.sip_call_id)
 
+    # ------------------------------------------------------------------ what one leg does, the other hears
+
+    def _other_leg(self, call: LegCall) -> LegCall | None:
+        bridge = self._bridge_of(call)
+        if bridge is None or not bridge.bridged:
+            return None
+        other = bridge.b if call is bridge.a else bridge.a
+        return other if other is not None and not other.ended else None
+
+    def on_dtmf(self, call: LegCall, digit: str) -> None:
+        """An RFC 4733 digit on one leg is sent on the other (a B2BUA terminates RTP, so it
+        regenerates the event rather than forwarding packets)."""
+        super().on_dtmf(call, digit)
+        other = self._other_leg(call)
+        if other is not None:
+            self.send_dtmf(other, digit)
+
+    def on_media_status(self, call: LegCall, status: str, previous: str) -> None:
+        """A re-INVITE that puts one leg on hold, or takes it off, goes on to the other leg."""
+        super().on_media_status(call, status, previous)
+        other = self._other_leg(call)
+        if other is None:
+            return
+        if status == "remote_hold" and other.media_status == "active":
+            self.hold(other)
+        elif status == "active" and previous == "remote_hold" and other.media_status == "local_hold":
+            self.resume(other)
+
     def _bridge_of(self, call: LegCall) -> Bridge | None:
         return next((br for br in self.bridges if br.a is call or br.b is call), None)
 

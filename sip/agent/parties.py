@@ -12,6 +12,7 @@ import time
 from .. import firewall
 from ..ratelimit import CallRateLimiter
 from ..tone import PBX_TONE_HZ, PSTN_TONE_HZ
+from ..sipmsg import SipParseError, parse_message, uri_user
 from .base import Agent, LegCall, add_headers
 from .media import LegAudio
 from .runtime import CODEC_IDS, Runtime, account_config, shorten_transaction_timeout
@@ -24,6 +25,7 @@ RING_S = 0.0  # how long an end party rings (after its 180) before it answers; c
 # An INVITE that gets no response at all ends after 4 s, as a B leg at the gateway does; so a
 # check's unanswered call (4.5 s, sip/lab.py) never leaves pjsua holding its call slot for 32 s.
 END_PARTY_TRANSACTION_TIMEOUT_MS = 4000
+DTMF_AFTER_S = 0.3  # digits go once the audio path has settled (both bridges connected)
 
 
 class _Line(pj.Account):
@@ -47,6 +49,7 @@ class EndParty(Agent):
         shorten_transaction_timeout(END_PARTY_TRANSACTION_TIMEOUT_MS)
         self.port = int(config["port"])
         self.ring_s = float(config.get("ring_s", RING_S))
+        self.early_media_s = 0.0
         self.audio_pool: list[LegAudio] = []  # tone/listener pairs of ended calls, for reuse
         self.dial_limiter = CallRateLimiter(MAX_DIALS_PER_WINDOW, DIAL_WINDOW_S)
         self.waiting_dials: collections.deque[dict] = collections.deque()
@@ -89,10 +92,22 @@ class EndParty(Agent):
     def on_incoming(self, line: _Line, prm: pj.OnIncomingCallParam) -> None:
         call = self.track(LegCall(self, line, prm.callId))
         call.sip_call_id = call.getInfo().callIdString
-        self.emit("incoming", sip_call_id=call.sip_call_id, src=prm.rdata.srcAddress, line=line.ip)
+        message = prm.rdata.wholeMsg
+        self.emit("incoming", sip_call_id=call.sip_call_id, src=prm.rdata.srcAddress, line=line.ip,
+                  caller=caller_id(message, "From"), asserted=caller_id(message, "P-Asserted-Identity"),
+                  max_forwards=header_value(message, "Max-Forwards"))
         # Never answered from inside onIncomingCall (see sip/agent/gateway.py): on the next turn.
-        self.later_for(call, 0.0, lambda ringing: ringing.respond(180))
-        self.later_for(call, self.ring_s, lambda ringing: ringing.respond(200))
+        # In early-media mode the call is answered 183 with SDP first, and our tone flows before 200.
+        ring_s = self.early_media_s or self.ring_s
+        self.later_for(call, 0.0, lambda ringing: ringing.respond(183 if self.early_media_s else 180))
+        self.later_for(call, ring_s, lambda ringing: ringing.respond(200))
+
+    def cmd_answering(self, command: dict) -> None:
+        """How calls to us are answered from now on: after `ring_s`, or after `early_media_s`
+        of early media (183 with SDP, our tone flowing before the 200)."""
+        self.ring_s = float(command.get("ring_s", RING_S))
+        self.early_media_s = float(command.get("early_media_s", 0.0))
+        self.emit("answering", ring_s=self.ring_s, early_media_s=self.early_media_s)
 
     def on_media_active(self, call: LegCall) -> None:
         if call.audio is None:
@@ -121,21 +136,31 @@ class EndParty(Agent):
     def dial(self, line: _Line, command: dict, headers: list[tuple[str, str]] = ()) -> LegCall | None:
         """INVITE sip:<to>@<via> from `line`; the app names the call with command['ref']."""
         call = self.track(LegCall(self, line, ref=command["ref"]))
+        call.dtmf = str(command.get("dtmf") or "")  # type: ignore[attr-defined] - sent once answered
         prm = pj.CallOpParam(True)
         caller = command.get("from_number") or self.role
         prm.txOption.localUri = f"sip:{caller}@{line.ip}:{line.port}"
+        if command.get("delayed_offer"):  # an INVITE without SDP: the offer comes in the 200
+            prm.opt.flag |= pj.PJSUA_CALL_NO_SDP_OFFER
         add_headers(prm, headers)
         try:
             call.makeCall(f"sip:{command['to']}@{command['via']}", prm)
-        except pj.Error as error:
+        except pj.Error:
             call.ended = True
             self.forget(call)
             self.emit("call", ref=command["ref"], sip_call_id="", state="disconnected", code=500,
-                      reason=f"could not place the call: {error.info()}", setup_ms=None)
+                      reason=f"the {self.role} could not place the call: no free line", setup_ms=None)
             return None
         call.sip_call_id = call.getInfo().callIdString
         self.call_event(call)
         return call
+
+    def on_call_state(self, call: LegCall) -> None:
+        super().on_call_state(call)
+        digits = getattr(call, "dtmf", "")
+        if call.state == "confirmed" and digits:
+            call.dtmf = ""  # type: ignore[attr-defined] - once
+            self.later_for(call, DTMF_AFTER_S, lambda answered: self.send_dtmf(answered, digits))
 
 
 class PstnAgent(EndParty):
@@ -232,3 +257,16 @@ class PbxAgent(EndParty):
         call = self.dial(line, command, headers)
         if call is not None:
             self.apply_firewall()
+
+
+def header_value(message: str, name: str) -> str | None:
+    try:
+        return parse_message(message).header(name)
+    except SipParseError:
+        return None
+
+
+def caller_id(message: str, header: str) -> str | None:
+    """The user part of a From or P-Asserted-Identity header: what the callee shows as caller."""
+    value = header_value(message, header)
+    return uri_user(value) if value else None
