@@ -1,0 +1,290 @@
+"""Interop: SIPp judges the System Gateway as a carrier edge (docs: EDGE-SPEC, issue 9).
+
+Each test sends what a real peer sends (one scenario file each, under scenarios/) and judges
+the answer from SIPp's own log of what crossed the wire, not from the lab's ladder; the lab's
+agents play the other side of each call (the PSTN answering, the PSTN calling in). SIPp plays
+a PBX on .30 (.31 for an attacker), or the customer's PBX itself on .12 for inbound calls.
+
+Where a test needs IP-based authentication, SIPp's address is made an address of the PBX's
+endpoint for that test (`add_peer_address`); credentials, when needed, reach SIPp in an
+owner-only injection file, never on its command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+
+from sip.lab import PSTN_TEST_NUMBER, Lab
+from tests.support.labpeers import (
+    PstnLegs,
+    Watch,
+    add_peer_address,
+    fails_today,
+    gateway,
+    host,
+    lab_call_of,
+    pbx_endpoint,
+)
+from tests.support.sipp import Logged, Sipp, SippRun, injection_file, run_sipp, scenario
+
+pytestmark = [pytest.mark.sipp, pytest.mark.agents]
+
+ALLOWED = {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS"}
+OTHER_NUMBER = "14155550124"  # another PSTN number: the gateway routes any E.164 number there
+
+
+def uac(lab: Lab, name: str, *extra: str, me: int = 30, number: str = PSTN_TEST_NUMBER, via: int = 0) -> list[str]:
+    """SIPp as a customer device on host .me of the lab block, calling `number` at a gateway."""
+    ip = host(lab, me)
+    return ["-sf", scenario(name), "-i", ip, "-p", "5070", "-mi", ip, "-mp", str(6000 + me),
+            "-s", number, "-m", "1", *extra, gateway(lab, via)]
+
+
+def final_to(run: SippRun, method: str = "INVITE") -> Logged:
+    finals = [m for m in run.received(method=method) if m.status is not None and m.status >= 200]
+    assert finals, f"no final response to {method}\n{run.explain()}"
+    return finals[0]
+
+
+def methods(values: list[str]) -> set[str]:
+    return {token.strip().upper() for value in values for token in value.split(",") if token.strip()}
+
+
+def assert_warning(answer: Logged, lab: Lab) -> None:
+    """EDGE-SPEC: refusals (other than authentication) say why: Warning: 399 <G's ip> "why"."""
+    warning = answer.header("Warning") or ""
+    gateway_ip = gateway(lab).split(":")[0]
+    assert re.fullmatch(rf'399 {re.escape(gateway_ip)}(:\d+)? "[^"]+"', warning), \
+        f"{answer.first_line}: Warning is {warning!r}, expected 399 {gateway_ip} \"<why>\""
+
+
+def digest_params(value: str) -> dict[str, str]:
+    """The parameters of a Digest challenge, as a peer reads them."""
+    return {k.lower(): v.strip('"') for k, v in re.findall(r'(\w+)=("[^"]*"|[^\s,]+)', value)}
+
+
+# ---------------------------------------------------------------------- methods a carrier edge meets
+
+
+@fails_today("Allow also lists PRACK, UPDATE, INFO, SUBSCRIBE, NOTIFY, REFER, MESSAGE; Accept lists 8 types")
+async def test_options_gets_200_with_an_allow_of_what_the_gateway_does(lab: Lab, tmp_path: Path):
+    run = await run_sipp(tmp_path, *uac(lab, "options.xml"))
+    answer = final_to(run, "OPTIONS")
+    assert answer.status == 200, run.explain()  # no authentication for OPTIONS
+    assert methods(answer.headers("Allow")) == ALLOWED, answer.text
+    assert methods(answer.headers("Accept")) == {"APPLICATION/SDP"}, answer.text
+
+
+@fails_today("REGISTER gets no answer at all")
+async def test_register_gets_405_with_allow(lab: Lab, tmp_path: Path):
+    run = await run_sipp(tmp_path, *uac(lab, "register.xml"), timeout_s=5)
+    answer = final_to(run, "REGISTER")
+    assert answer.status == 405, run.explain()
+    assert methods(answer.headers("Allow")) == ALLOWED, answer.text
+    assert_warning(answer, lab)
+
+
+@fails_today("REFER gets 202 Accepted and the gateway dials the Refer-To URI (a second PSTN leg)")
+async def test_refer_in_an_established_call_gets_405_and_dials_nothing(lab: Lab, tmp_path: Path):
+    await add_peer_address(lab, host(lab, 30), 5070)
+    pstn = lab.account.party("pstn")
+    before = PstnLegs.now(lab)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_refer_in_call.xml", "-key", "refer_to",
+                                        f"sip:{OTHER_NUMBER}@{pstn.ip}:{pstn.port}"), timeout_s=8)
+    await asyncio.sleep(1.0)  # time for a REFER wrongly accepted to be acted on
+    assert run.received(status=200, method="INVITE"), run.explain()
+    answer = final_to(run, "REFER")
+    new_legs = PstnLegs.now(lab).new_since(before)
+    assert answer.status == 405, f"REFER answered {answer.first_line}; PSTN legs since: {len(new_legs)}"
+    assert methods(answer.headers("Allow")) == ALLOWED, answer.text
+    assert len(new_legs) == 1, f"{len(new_legs)} PSTN legs for one call: the REFER was acted on"
+
+
+@fails_today("the INVITE is forwarded (100, 180), no 483")
+async def test_invite_with_max_forwards_0_gets_483(lab: Lab, tmp_path: Path):
+    await add_peer_address(lab, host(lab, 30), 5070)
+    before = PstnLegs.now(lab)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_max_forwards_zero.xml"), timeout_s=5)
+    answer = final_to(run)
+    assert answer.status == 483, run.explain()
+    assert_warning(answer, lab)
+    assert not PstnLegs.now(lab).new_since(before)
+
+
+@fails_today("no answer at all")
+async def test_invite_with_a_header_line_without_colon_gets_400(lab: Lab, tmp_path: Path):
+    watch = Watch(lab)
+    await add_peer_address(lab, host(lab, 30), 5070)
+    before = PstnLegs.now(lab)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_malformed_header.xml"), timeout_s=5)
+    answer = final_to(run)
+    assert answer.status == 400, run.explain()
+    assert_warning(answer, lab)
+    assert not PstnLegs.now(lab).new_since(before)
+    assert not watch.crashes()
+
+
+# ---------------------------------------------------------------------- delayed offer
+
+
+@fails_today("100 Trying, then nothing: the caller waits forever")
+async def test_delayed_offer_outbound_gets_the_offer_in_200_and_the_audio_flows(lab: Lab, tmp_path: Path):
+    watch = Watch(lab)
+    await add_peer_address(lab, host(lab, 30), 5070)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_delayed_offer.xml", "-d", "2000", "-rtp_echo"), timeout_s=10)
+    answered = run.received(status=200, method="INVITE")
+    assert answered, f"crashes: {watch.crashes()}\n{run.explain()}"
+    offer = answered[0]
+    assert "application/sdp" in (offer.header("Content-Type") or "") and "m=audio" in offer.body, offer.text
+    assert run.returncode == 0, run.explain()  # ACK with the answer, hold, BYE, 200
+    await asyncio.sleep(0.6)  # the last media figures
+    call = lab_call_of(lab, run.sent("INVITE")[0].call_id)
+    assert call is not None and call.final_code == 200
+    pstn = [leg.figures for (agent, _), leg in call.legs.items() if agent == "pstn"]
+    assert pstn and pstn[0]["rx"]["pkt"] > 30, f"PSTN leg received {pstn}: no audio came back from SIPp's echo"
+    assert not watch.crashes()
+
+
+# ---------------------------------------------------------------------- flood and capacity
+
+
+@fails_today("the gateway crash-loops (pj_ioqueue_register_sock2 assertion); most INVITEs get 407, some none")
+async def test_a_flood_of_new_invites_with_cseq_2_is_bounded_and_survived(lab: Lab, tmp_path: Path):
+    """200 new INVITEs (CSeq 2, as in issue 9) at 200/s from one address, no credentials."""
+    watch = Watch(lab)
+    ip = host(lab, 30)
+    run = await run_sipp(tmp_path, "-sf", scenario("uac_invite_flood.xml"), "-i", ip, "-p", "5070", "-mi", ip,
+                         "-mp", "6030", "-s", PSTN_TEST_NUMBER, "-base_cseq", "2", "-m", "200", "-r", "200",
+                         "-l", "200", gateway(lab), timeout_s=12)
+    sent = {m.call_id: m for m in run.sent("INVITE")}
+    assert len(sent) == 200 and all((m.header("CSeq") or "").split()[0] == "2" for m in sent.values()), run.explain()
+    finals = run.final_responses()
+    refused = [m for m in finals.values() if m.status == 503]
+    counts = {code: sum(1 for m in finals.values() if m.status == code) for code in {m.status for m in finals.values()}}
+    assert not watch.crashes(), f"gateway crashed under the flood: {watch.crashes()[:3]}; answers {counts}"
+    assert len(finals) == 200, f"{200 - len(finals)} INVITEs got no final answer; answers {counts}"
+    assert len(refused) >= 150, f"answers {counts}: the CPS limit should refuse most of 200 new INVITEs in 1 s"
+    assert all(m.header("Retry-After") for m in refused), "a 503 without Retry-After"
+    await asyncio.sleep(1.0)  # the limit's window and any held slot pass
+    call = await lab.run_call(await lab.place_outbound(PSTN_TEST_NUMBER, auth="ip", via=gateway(lab)), hold_s=0.5)
+    assert call.final_code == 200, f"a good call right after the flood: {call.final_code} {call.final_reason}"
+
+
+@fails_today("486 Busy Here without Retry-After")
+async def test_a_third_call_at_a_gateway_address_carrying_2_gets_503_with_retry_after(lab: Lab, tmp_path: Path):
+    await add_peer_address(lab, host(lab, 30), 5070)
+    held = [await lab.place_outbound(PSTN_TEST_NUMBER, auth="ip", via=gateway(lab)) for _ in range(2)]
+    try:
+        assert await lab.wait_until(lambda: all(c.state == "answered" for c in held), 8.0), \
+            [(c.state, c.final_code, c.final_reason) for c in held]
+        run = await run_sipp(tmp_path, *uac(lab, "uac_beyond_capacity.xml"), timeout_s=5)
+    finally:
+        for call in held:
+            await lab.hangup(call.ref)
+        await lab.wait_until(lambda: all(c.finished for c in held), 5.0)
+    answer = final_to(run)
+    assert answer.status == 503, run.explain()
+    assert answer.header("Retry-After"), answer.text
+    assert_warning(answer, lab)
+
+
+# ---------------------------------------------------------------------- authentication
+
+
+@fails_today("401 without any WWW-Authenticate")
+async def test_a_wrong_digest_gets_401_with_a_fresh_challenge(lab: Lab, tmp_path: Path):
+    endpoint = pbx_endpoint(lab)
+    wrong = injection_file(tmp_path, [[endpoint.endpoint_sid,
+                                       f"[authentication username={endpoint.endpoint_sid} password=not-the-token]"]])
+    before = PstnLegs.now(lab)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_wrong_digest.xml", "-inf", str(wrong)), timeout_s=6)
+    challenge = run.received(status=407)
+    answers = [m for m in run.received(method="INVITE") if m.status is not None and m.status >= 200]
+    assert challenge and len(answers) == 2, run.explain()
+    refusal = answers[1]
+    assert refusal.status == 401, run.explain()
+    offered = refusal.header("WWW-Authenticate") or ""
+    params = digest_params(offered)
+    assert offered.startswith("Digest ") and params.get("realm") and params.get("nonce"), refusal.text
+    assert params["nonce"] != digest_params(challenge[0].header("Proxy-Authenticate") or "").get("nonce"), \
+        "the 401 repeats the nonce already used: not a fresh challenge"
+    assert params.get("stale", "false").lower() == "false", offered
+    assert not PstnLegs.now(lab).new_since(before)
+
+
+@fails_today("the replayed header places a call (200), to any number")
+@pytest.mark.parametrize("number", [PSTN_TEST_NUMBER, OTHER_NUMBER], ids=["same number", "another number"])
+async def test_a_replayed_proxy_authorization_places_no_call(lab: Lab, tmp_path: Path, number: str):
+    endpoint = pbx_endpoint(lab)
+    good = injection_file(tmp_path, [[endpoint.endpoint_sid,
+                                      f"[authentication username={endpoint.endpoint_sid} password={endpoint.voip_token}]"]],
+                          name="good.csv")
+    first = await run_sipp(tmp_path, *uac(lab, "uac_digest_call.xml", "-inf", str(good), "-d", "300"), timeout_s=8)
+    assert first.returncode == 0, first.explain()
+    (authorized,) = [m for m in first.sent("INVITE") if m.header("Proxy-Authorization")]
+    seen_on_the_wire = f"Proxy-Authorization: {authorized.header('Proxy-Authorization')}"
+    replay = injection_file(tmp_path, [[seen_on_the_wire]], name="replay.csv")
+    before = PstnLegs.now(lab)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_replayed_credentials.xml", "-inf", str(replay), me=31, number=number),
+                         timeout_s=6)
+    await asyncio.sleep(0.5)
+    new_legs = PstnLegs.now(lab).new_since(before)
+    answer = final_to(run)
+    assert not new_legs, f"the replay placed a call to the PSTN (answer {answer.first_line})"
+    assert answer.status == 407, run.explain()
+    assert digest_params(answer.header("Proxy-Authenticate") or "").get("stale", "").lower() == "true", answer.text
+
+
+# ---------------------------------------------------------------------- SIPp as the customer's PBX
+
+
+async def inbound_to_sipp_as_the_pbx(lab: Lab, tmp_path: Path):
+    """The PSTN calls the test number; the endpoint's only address is SIPp (.12), which answers
+    183 with SDP, then 200 a second later, and echoes the audio. Returns (SIPp's run, the call)."""
+    sipp_ip = host(lab, 12)
+    await add_peer_address(lab, sipp_ip, 5060, replace=True)
+    uas = Sipp(tmp_path, "-sf", scenario("uas_early_media.xml"), "-i", sipp_ip, "-p", "5060", "-mi", sipp_ip,
+               "-mp", "6012", "-rtp_echo", "-m", "1", timeout_s=10)
+    await uas.start()
+    try:
+        await asyncio.sleep(0.4)  # SIPp binds
+        call = await lab.run_call(await lab.place_inbound(lab.test_number()), hold_s=1.0)
+        run = await uas.finish()
+    finally:
+        await uas.kill()
+    return run, call
+
+
+@fails_today("Max-Forwards is reset to 70")
+async def test_inbound_invite_to_the_pbx_has_max_forwards_of_the_pstn_minus_one(lab: Lab, tmp_path: Path):
+    run, call = await inbound_to_sipp_as_the_pbx(lab, tmp_path)
+    received = run.received(method="INVITE")
+    assert received, run.explain()
+    pstn_sent = [m for m in call.messages if m.agent == "pstn" and m.event == "tx" and m.first_line.startswith("INVITE")]
+    pstn_max_forwards = int(re.search(r"(?im)^Max-Forwards:\s*(\d+)", pstn_sent[0].text).group(1))
+    assert received[0].header("Max-Forwards") == str(pstn_max_forwards - 1), received[0].text
+
+
+@fails_today("From user part without '+', no P-Asserted-Identity")
+async def test_inbound_invite_to_the_pbx_carries_the_caller_in_e164_and_p_asserted_identity(lab: Lab, tmp_path: Path):
+    run, call = await inbound_to_sipp_as_the_pbx(lab, tmp_path)
+    received = run.received(method="INVITE")
+    assert received, run.explain()
+    invite = received[0]
+    caller = re.search(r"sip:([^@;>]+)@", invite.header("From") or "")
+    assert caller and caller.group(1) == "+" + call.from_number.lstrip("+"), invite.header("From")
+    identity = invite.header("P-Asserted-Identity") or ""
+    assert re.search(rf"(sip:|tel:)\+{call.from_number.lstrip('+')}\b", identity), invite.text
+
+
+@fails_today("the PSTN caller gets 180 Ringing without SDP")
+async def test_early_media_183_with_sdp_reaches_the_pstn_caller(lab: Lab, tmp_path: Path):
+    run, call = await inbound_to_sipp_as_the_pbx(lab, tmp_path)
+    assert run.returncode == 0 and call.final_code == 200, run.explain()
+    seen = [m for m in call.messages if m.agent == "pstn" and m.event == "rx" and m.first_line.startswith("SIP/2.0 18")]
+    early = [m for m in seen if m.first_line.startswith("SIP/2.0 183") and "m=audio" in m.text]
+    assert early, f"the PSTN caller saw {[m.first_line for m in seen]}, no 183 with SDP"
