@@ -6,8 +6,8 @@ agents play the other side of each call (the PSTN answering, the PSTN calling in
 a PBX on .30 (.31 for an attacker), or the customer's PBX itself on .12 for inbound calls.
 
 Where a test needs IP-based authentication, SIPp's address is made an address of the PBX's
-endpoint for that test (`add_peer_address`); credentials, when needed, reach SIPp in an
-owner-only injection file, never on its command line.
+endpoint for that test (`add_peer_address`); a real VoIP token reaches SIPp in an owner-only
+injection file, never on its command line.
 """
 
 from __future__ import annotations
@@ -40,11 +40,13 @@ OTHER_NUMBER = "14155550124"  # another PSTN number: the gateway routes any E.16
 def uac(lab: Lab, name: str, *extra: str, me: int = 30, number: str = PSTN_TEST_NUMBER, via: int = 0) -> list[str]:
     """SIPp as a customer device on host .me of the lab block, calling `number` at a gateway."""
     ip = host(lab, me)
-    return ["-sf", scenario(name), "-i", ip, "-p", "5070", "-mi", ip, "-mp", str(6000 + me),
+    return ["-sf", name if "/" in name else scenario(name), "-i", ip, "-p", "5070", "-mi", ip, "-mp", str(6000 + me),
             "-s", number, "-m", "1", *extra, gateway(lab, via)]
 
 
 def final_to(run: SippRun, method: str = "INVITE") -> Logged:
+    if not run.sent():  # SIPp refused the scenario: a broken test, not the gateway's answer
+        raise RuntimeError(f"SIPp sent nothing\n{run.explain()}")
     finals = [m for m in run.received(method=method) if m.status is not None and m.status >= 200]
     assert finals, f"no final response to {method}\n{run.explain()}"
     return finals[0]
@@ -126,6 +128,87 @@ async def test_invite_with_a_header_line_without_colon_gets_400(lab: Lab, tmp_pa
     assert_warning(answer, lab)
     assert not PstnLegs.now(lab).new_since(before)
     assert not watch.crashes()
+
+
+# Out-of-dialog requests the edge does not carry, and what each must get (EDGE-SPEC).
+NOT_CARRIED = {"REFER": 405, "SUBSCRIBE": 405, "NOTIFY": 405, "PUBLISH": 405, "MESSAGE": 405, "INFO": 405,
+               "UPDATE": 405, "PRACK": 405, "FROBNICATE": 501, "BYE": 481, "CANCEL": 481}
+
+
+@fails_today("most get no answer at all; SUBSCRIBE and MESSAGE get 200 OK")
+async def test_requests_the_gateway_does_not_carry_get_405_501_or_481(lab: Lab, tmp_path: Path):
+    wrong = {}
+    template = Path(scenario("uac_request.xml")).read_text()
+    for method, expected in NOT_CARRIED.items():
+        request = tmp_path / f"uac_{method.lower()}.xml"
+        request.write_text(template.replace("METHOD", method))
+        run = await run_sipp(tmp_path, *uac(lab, str(request)), timeout_s=2)
+        if not run.sent():
+            raise RuntimeError(f"SIPp sent no {method}\n{run.explain()}")
+        finals = [m for m in run.received(method=method) if m.status is not None and m.status >= 200]
+        answer = finals[0] if finals else None
+        if answer is None or answer.status != expected:
+            wrong[method] = answer.first_line if answer else "no answer"
+        elif expected != 481 and methods(answer.headers("Allow")) != ALLOWED:
+            wrong[method] = f"{answer.first_line} with Allow: {', '.join(answer.headers('Allow'))}"
+    assert not wrong, "\n".join(f"{m}: expected {NOT_CARRIED[m]}, got {got}" for m, got in wrong.items())
+
+
+@fails_today("the INVITE is forwarded (180), no 420")
+async def test_invite_requiring_100rel_gets_420_with_unsupported(lab: Lab, tmp_path: Path):
+    await add_peer_address(lab, host(lab, 30), 5070)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_require_100rel.xml"), timeout_s=3)
+    answer = final_to(run)
+    assert answer.status == 420, run.explain()
+    assert "100REL" in methods(answer.headers("Unsupported")), answer.text
+
+
+@fails_today("100 Trying, then no final answer")
+async def test_invite_over_4000_bytes_gets_513(lab: Lab, tmp_path: Path):
+    watch = Watch(lab)
+    await add_peer_address(lab, host(lab, 30), 5070)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_too_large.xml"), timeout_s=3)
+    assert len(run.sent("INVITE")[0].text.encode()) > 4000
+    answer = final_to(run)
+    assert answer.status == 513, run.explain()
+    assert not watch.crashes()
+
+
+@fails_today("484 without a Warning header")
+async def test_an_outbound_number_that_is_not_e164_gets_484(lab: Lab, tmp_path: Path):
+    await add_peer_address(lab, host(lab, 30), 5070)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_invite_refused.xml", "-key", "codec", "0", number="5550100"),
+                         timeout_s=3)
+    answer = final_to(run)
+    assert answer.status == 484, run.explain()
+    assert_warning(answer, lab)
+
+
+@fails_today("488 before authentication (an unauthenticated caller gets 488, not 407)")
+async def test_no_codec_in_common_gets_488_only_after_authentication(lab: Lab, tmp_path: Path):
+    g729_only = ("-key", "codec", "18")
+    before = PstnLegs.now(lab)
+    stranger = await run_sipp(tmp_path, *uac(lab, "uac_invite_refused.xml", *g729_only, me=31), timeout_s=3)
+    assert final_to(stranger).status == 407, f"an unauthenticated caller learns nothing else\n{stranger.explain()}"
+    await add_peer_address(lab, host(lab, 30), 5070)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_invite_refused.xml", *g729_only), timeout_s=3)
+    await asyncio.sleep(0.3)
+    answer = final_to(run)
+    assert answer.status == 488, run.explain()
+    assert_warning(answer, lab)
+    assert not PstnLegs.now(lab).new_since(before), "a PSTN leg was placed before the offer was checked"
+
+
+@fails_today("401 without any WWW-Authenticate")
+async def test_header_auth_with_a_wrong_token_gets_401_with_a_challenge(lab: Lab, tmp_path: Path):
+    endpoint = pbx_endpoint(lab)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_refused.xml", "-key", "h1", f"X-Auth-EndpointSid: {endpoint.endpoint_sid}",
+                                        "-key", "h2", "X-Auth-VoipToken: 00000000-0000-4000-8000-000000000000"),
+                         timeout_s=3)
+    answer = final_to(run)
+    assert answer.status == 401, run.explain()
+    params = digest_params(answer.header("WWW-Authenticate") or "")
+    assert (answer.header("WWW-Authenticate") or "").startswith("Digest ") and params.get("nonce"), answer.text
 
 
 # ---------------------------------------------------------------------- delayed offer

@@ -199,10 +199,9 @@ class Sipp:
                 await self.kill()
         errors = self.error_log.read_text(errors="replace") if self.error_log.exists() else ""
         messages = parse_message_log(self.message_log.read_text(errors="replace")) if self.message_log.exists() else []
-        # SIPp's own words, without the statistics screen it prints at the end
-        said = [line for line in out.decode(errors="replace").splitlines()
-                if line.strip() and "|" not in line and not line.strip().startswith("---")]
-        output = "\n".join(said)[-800:] + ("\nerrors:\n" + errors[-1500:] if errors.strip() else "")
+        # SIPp's error log says what went wrong; its screen (statistics) is noise, but without
+        # an error log its last words are all there is
+        output = f"errors:\n{errors[-2000:]}" if errors.strip() else out.decode(errors="replace")[-800:]
         return SippRun(self.process.returncode, output, messages)
 
     async def kill(self) -> None:
