@@ -80,7 +80,7 @@ def lab_call_of(lab: Lab, sip_call_id: str):
 
 
 def fails_today(how: str):
-    """A test of EDGE-SPEC that today's gateway (main at 4136281) fails, as issue 9 describes.
-    Strict: the day the edge passes it, the test turns red (XPASS) and this marker must go.
+    """A test of EDGE-SPEC that today's gateway fails (`how`: what it answers instead).
+    Strict: the day the gateway passes it, the test turns red (XPASS) and this marker must go.
     Only an AssertionError counts as the expected failure: a broken test still shows."""
     return pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"issue 9, today's gateway: {how}")
