@@ -19,10 +19,12 @@ from pathlib import Path
 import pytest
 
 from sip.lab import PSTN_TEST_NUMBER, Lab
+from store import EndpointAttributes
 from tests.support.labpeers import (
     PstnLegs,
     Watch,
     add_peer_address,
+    change_account,
     fails_today,
     gateway,
     host,
@@ -307,6 +309,69 @@ async def test_a_replayed_proxy_authorization_places_no_call(lab: Lab, tmp_path:
     assert not new_legs, f"the replay placed a call to the PSTN (answer {answer.first_line})"
     assert answer.status == 407, run.explain()
     assert digest_params(answer.header("Proxy-Authenticate") or "").get("stale", "").lower() == "true", answer.text
+
+
+def digest_file(lab: Lab, folder: Path):
+    """An injection file with the PBX endpoint's real credentials ([field1])."""
+    endpoint = pbx_endpoint(lab)
+    return str(injection_file(folder, [[endpoint.endpoint_sid, f"[authentication username={endpoint.endpoint_sid} "
+                                                               f"password={endpoint.voip_token}]"]], name="good.csv"))
+
+
+@pytest.mark.parametrize("names", ["another number", "another host"])
+async def test_right_credentials_whose_digest_uri_names_something_else_get_401(lab: Lab, tmp_path: Path, names: str):
+    auth_uri = f"{OTHER_NUMBER}@{gateway(lab)}" if names == "another number" else gateway(lab, 1)
+    before = PstnLegs.now(lab)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_digest_refused.xml", "-inf", digest_file(lab, tmp_path),
+                                        "-auth_uri", auth_uri), timeout_s=4)
+    sent = [m.header("Proxy-Authorization") or "" for m in run.sent("INVITE")]
+    assert any(f'uri="sip:{auth_uri}"' in header for header in sent), sent  # SIPp did send that uri
+    answer = [m for m in run.received(method="INVITE") if m.status is not None and m.status >= 200][-1]
+    assert answer.status == 401, run.explain()
+    assert digest_params(answer.header("WWW-Authenticate") or "").get("nonce"), answer.text
+    assert not PstnLegs.now(lab).new_since(before)
+
+
+async def test_right_credentials_whose_digest_uri_is_the_request_uri_are_accepted(lab: Lab, tmp_path: Path):
+    """What baresip and linphone send (the Request-URI), through SIPp's -auth_uri."""
+    auth_uri = f"{PSTN_TEST_NUMBER}@{gateway(lab)}"
+    run = await run_sipp(tmp_path, *uac(lab, "uac_digest_call.xml", "-inf", digest_file(lab, tmp_path),
+                                        "-auth_uri", auth_uri, "-d", "300"), timeout_s=5)
+    assert run.returncode == 0, run.explain()
+
+
+async def test_right_credentials_from_outside_the_ip_restrictions_get_403(lab: Lab, tmp_path: Path):
+    endpoint = pbx_endpoint(lab)
+    elsewhere = f"{host(lab, 40)}/32"  # SIPp sends from .30
+    await change_account(lab, lambda: lab.store.update_endpoint(
+        endpoint.endpoint_sid, attributes=EndpointAttributes(ip_restrictions=(elsewhere,))))
+    before = PstnLegs.now(lab)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_digest_refused.xml", "-inf", digest_file(lab, tmp_path)), timeout_s=4)
+    answer = [m for m in run.received(method="INVITE") if m.status is not None and m.status >= 200][-1]
+    assert answer.status == 403, run.explain()  # (a Warning is not asked: EDGE-SPEC counts this
+    assert not PstnLegs.now(lab).new_since(before)  # with the authentication answers)
+
+
+async def test_a_reinvite_for_a_call_the_gateway_does_not_carry_gets_481(lab: Lab, tmp_path: Path):
+    await add_peer_address(lab, host(lab, 30), 5070)
+    before = PstnLegs.now(lab)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_reinvite_unknown.xml"), timeout_s=3)
+    assert final_to(run).status == 481, run.explain()
+    assert not PstnLegs.now(lab).new_since(before)
+
+
+async def test_the_b_leg_max_forwards_is_the_callers_minus_one(lab: Lab, tmp_path: Path):
+    await add_peer_address(lab, host(lab, 30), 5070)
+    run = await run_sipp(tmp_path, *uac(lab, "uac_call.xml", "-key", "h1", "Subject: trunklab interop",
+                                        "-key", "h2", "Subject: trunklab interop"), timeout_s=5)
+    assert run.returncode == 0, run.explain()
+    sent = run.sent("INVITE")[0]
+    await asyncio.sleep(0.3)
+    call = lab_call_of(lab, sent.call_id)
+    b_leg = [m for m in call.messages if m.agent == "pstn" and m.event == "rx" and m.first_line.startswith("INVITE")]
+    assert b_leg, "no B leg reached the PSTN"
+    forwarded = re.search(r"(?im)^Max-Forwards:\s*(\d+)", b_leg[0].text)
+    assert forwarded and int(forwarded.group(1)) == int(sent.header("Max-Forwards")) - 1, b_leg[0].text
 
 
 # ---------------------------------------------------------------------- SIPp as the customer's PBX

@@ -7,6 +7,7 @@ two tests never share an address and nothing leaves loopback.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -44,19 +45,28 @@ class Watch:
         return sum(1 for source, event in self.events if source.startswith("gateway") and event.get("ev") == "configured")
 
 
-async def add_peer_address(lab: Lab, ip: str, port: int, *, replace: bool = False):
-    """Make ip:port an address of the PBX's endpoint (IP-based auth for a peer sending from it;
-    inbound calls go to it when `replace` removes the endpoint's other addresses). Returns once
-    every gateway has taken the change (or after 3 s: the peer's call then shows what it met)."""
+async def change_account(lab: Lab, change: Callable[[], Awaitable[object]]) -> object:
+    """Make a change through the store and return once every gateway has taken it (or after
+    3 s: the peer's call then shows what it met)."""
     watch = Watch(lab)
-    endpoint = pbx_endpoint(lab)
-    if replace:
-        for address in endpoint.addresses:
-            await lab.store.remove_endpoint_address(address.address_id)
-    added = await lab.store.add_endpoint_address(endpoint.endpoint_sid, ip, port=port)
+    result = await change()
     gateways = len(lab.account.system_gateway.addresses)
     await lab.wait_until(lambda: watch.configured() >= gateways, 3.0)
-    return added
+    return result
+
+
+async def add_peer_address(lab: Lab, ip: str, port: int, *, replace: bool = False):
+    """Make ip:port an address of the PBX's endpoint (IP-based auth for a peer sending from it;
+    inbound calls go to it when `replace` removes the endpoint's other addresses)."""
+    endpoint = pbx_endpoint(lab)
+
+    async def change():
+        if replace:
+            for address in endpoint.addresses:
+                await lab.store.remove_endpoint_address(address.address_id)
+        return await lab.store.add_endpoint_address(endpoint.endpoint_sid, ip, port=port)
+
+    return await change_account(lab, change)
 
 
 @dataclass
