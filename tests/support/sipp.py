@@ -199,9 +199,12 @@ class Sipp:
                 await self.kill()
         errors = self.error_log.read_text(errors="replace") if self.error_log.exists() else ""
         messages = parse_message_log(self.message_log.read_text(errors="replace")) if self.message_log.exists() else []
-        # SIPp's error log says what went wrong; its screen (statistics) is noise, but without
-        # an error log its last words are all there is
-        output = f"errors:\n{errors[-2000:]}" if errors.strip() else out.decode(errors="replace")[-800:]
+        # SIPp's error log says what went wrong; its screen (statistics) is noise, but when it
+        # failed without an error log (e.g. it refused its arguments) its last words are all there is
+        if errors.strip():
+            output = f"errors:\n{errors[-2000:]}"
+        else:
+            output = out.decode(errors="replace")[-800:] if self.process.returncode else ""
         return SippRun(self.process.returncode, output, messages)
 
     async def kill(self) -> None:
