@@ -1,5 +1,6 @@
-"""SIPp (Debian package sip-tester) as an independent SIP peer: required in CI, skipped (with
-the install hint) on a machine without it."""
+"""Outside peers for the interop tests: SIPp (Debian package sip-tester) and baresip (package
+baresip-core). Each is required in CI; on a machine without it, the tests that need it (by
+their marker) are skipped with the install hint."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import shutil
 
 import pytest
 
+# marker -> (executable, Debian package)
+TOOLS = {"sipp": ("sipp", "sip-tester"), "baresip": ("baresip", "baresip-core")}
+
 
 def pytest_collection_modifyitems(config, items):
-    if shutil.which("sipp"):
-        return
-    if os.environ.get("CI"):
-        raise pytest.UsageError("SIPp is missing: CI must install the Debian package sip-tester")
-    skip = pytest.mark.skip(reason="SIPp not installed (sudo apt-get install sip-tester)")
-    for item in items:
-        if "interop" in str(item.fspath):
+    for marker, (executable, package) in TOOLS.items():
+        needing = [item for item in items if item.get_closest_marker(marker) is not None]
+        if not needing or shutil.which(executable):
+            continue
+        if os.environ.get("CI"):
+            raise pytest.UsageError(f"{executable} is missing: CI must install the Debian package {package}")
+        skip = pytest.mark.skip(reason=f"{executable} not installed (sudo apt-get install {package})")
+        for item in needing:
             item.add_marker(skip)
