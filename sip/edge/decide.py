@@ -51,6 +51,7 @@ class Refuse:
     auth: str = ""  # the method tried, or 'challenge'
     headers: tuple[tuple[str, str], ...] = ()  # e.g. a challenge, Retry-After, Unsupported
     explain: bool = True  # a Warning header with the cause (not for authentication failures)
+    warn_code: int = 399  # RFC 3261 20.43: 305 "incompatible media format", 399 miscellaneous
     nonce_issued: str | None = None
     endpoint_sid: str = ""
 
@@ -126,8 +127,7 @@ def _offer_refusal(invite: SipMessage, direction: str, auth: str = "", endpoint_
     problem = check_offer(invite.body, CARRIER_CODECS)
     if problem is None:
         return None
-    return Refuse(488, problem.cause, direction, auth, headers=(("Warning", f'305 - "{problem.cause}"'),),
-                  explain=False, endpoint_sid=endpoint_sid)
+    return Refuse(488, problem.cause, direction, auth, warn_code=305, endpoint_sid=endpoint_sid)
 
 
 def _inbound(invite: SipMessage, account: Account, dialled_user: str | None, caller: str, asserted: str) -> Decision:

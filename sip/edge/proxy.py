@@ -260,7 +260,7 @@ class Edge:
             if method == "INVITE":
                 refusal = self._reoffer_refusal(request)
                 if refusal is not None:
-                    return self._answer(request, source, 488, [("Warning", f'305 - "{refusal}"')])
+                    return self._answer(request, source, 488, self._warning(refusal, 305))
             return self._forward_inward(request, source, call)
         return self._new_invite(request, source, context, key)
 
@@ -288,7 +288,7 @@ class Edge:
             self.counters.refused += 1
             if decision.nonce_issued:
                 self.nonces.issue(decision.nonce_issued, now=context.now, source_ip=source[0])
-            extra = list(decision.headers) + (self._warning(decision.cause) if decision.explain else [])
+            extra = list(decision.headers) + (self._warning(decision.cause, decision.warn_code) if decision.explain else [])
             answer = self._response_to(request, decision.status, extra)
             self._answered[key] = (answer, context.now)
             while len(self._answered) > 4096:
@@ -461,9 +461,9 @@ class Edge:
     def _response_to(self, request: SipMessage, status: int, extra) -> bytes:
         return wire.to_bytes(wire.response(request.headers, status, extra, tag_seed=self._tag_seed(request.headers)))
 
-    def _warning(self, why: str) -> list[tuple[str, str]]:
+    def _warning(self, why: str, code: int = 399) -> list[tuple[str, str]]:
         text = why.replace("\\", "/").replace('"', "'")[:200]
-        return [("Warning", f'399 {self.public[0]} "{text}"')]
+        return [("Warning", f'{code} {self.public[0]} "{text}"')]
 
     @staticmethod
     def _tag_seed(headers) -> str:

@@ -179,7 +179,6 @@ async def test_an_outbound_number_that_is_not_e164_gets_484(lab: Lab, tmp_path: 
     assert_warning(answer, lab)
 
 
-@fails_today('488 with Warning: 305 - "...": the warn-agent is "-", not the gateway\'s address')
 async def test_no_codec_in_common_gets_488_only_after_authentication(lab: Lab, tmp_path: Path):
     g729_only = ("-key", "codec", "18")
     before = PstnLegs.now(lab)
