@@ -67,7 +67,8 @@ def agent_specs(account: Account, *, b_leg_timeout_s: float = 4.0) -> list[Agent
         for a in account.system_gateway.addresses
     ]
     pstn, pbx, roaming = account.party("pstn"), account.party("pbx"), account.party("pbx_roaming")
-    specs.append(AgentSpec("pstn", "pstn", {"ip": pstn.ip, "port": pstn.port}))
+    specs.append(AgentSpec("pstn", "pstn", {"ip": pstn.ip, "port": pstn.port,
+                                            "gateways": [a.ip for a in account.system_gateway.addresses]}))
     specs.append(AgentSpec("pbx", "pbx", {"ip": pbx.ip, "roaming_ip": roaming.ip, "port": pbx.port}))
     return specs
 

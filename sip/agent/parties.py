@@ -171,8 +171,30 @@ class PstnAgent(EndParty):
     tone_hz = PSTN_TONE_HZ
     far_tone_hz = PBX_TONE_HZ
 
+    def __init__(self, runtime: Runtime, config: dict) -> None:
+        super().__init__(runtime, config)
+        self.ip = config["ip"]
+        # The carrier's own network: only its System Gateway addresses reach the PSTN (a socket
+        # filter on every socket, as on the PBX, but fixed). Without the list, no filter.
+        gateways = config.get("gateways")
+        self.program = firewall.filter_program(f"{ip}/32" for ip in gateways) if gateways else None
+        self.apply_filter()
+
+    def apply_filter(self) -> None:
+        """(Re)attach the filter; a new call opens new RTP sockets, so this runs again then."""
+        if self.program is None:
+            return
+        for sock, _ in firewall.sockets_bound_to(self.ip):
+            with sock:
+                firewall.attach_filter(sock, self.program)
+
+    def on_incoming(self, line: _Line, prm: pj.OnIncomingCallParam) -> None:
+        self.apply_filter()
+        super().on_incoming(line, prm)
+
     def place(self, command: dict) -> None:
-        self.dial(next(iter(self.lines.values())), command)
+        if self.dial(next(iter(self.lines.values())), command) is not None:
+            self.apply_filter()
 
 
 class PbxAgent(EndParty):

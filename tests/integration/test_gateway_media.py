@@ -122,3 +122,30 @@ async def test_a_silent_target_is_ended_at_the_timeout_and_frees_its_slot(lab: L
     for _ in range(3):  # the B legs that timed out hold no slot: three calls in a row go through
         again = await lab.run_call(await lab.place_inbound(DID, via=gateway), hold_s=0.2)
         assert again.final_code == 200
+
+
+async def test_only_the_carriers_gateways_reach_the_pstn(lab: Lab):
+    """The PSTN is the carrier's own network: a stranger's OPTIONS gets nothing, the same from
+    the gateway's own address (a socket of the test's, bound beside the edge) gets an answer."""
+    import socket
+
+    pstn = lab.account.party("pstn")
+    gateway_ip = lab.gateway_addresses[0].split(":")[0]
+    stranger_ip = gateway_ip.rsplit(".", 1)[0] + ".50"
+
+    def options_from(ip: str) -> bytes | None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind((ip, 0))
+            sock.settimeout(1.0)
+            port = sock.getsockname()[1]
+            sock.sendto((f"OPTIONS sip:probe@{pstn.ip} SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:{port};branch=z9hG4bKprobe\r\n"
+                         f"From: <sip:probe@{ip}>;tag=1\r\nTo: <sip:probe@{pstn.ip}>\r\nCall-ID: probe-{ip}\r\n"
+                         "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode(), (pstn.ip, pstn.port))
+            try:
+                return sock.recv(4096)
+            except TimeoutError:
+                return None
+
+    assert await asyncio.to_thread(options_from, stranger_ip) is None
+    answer = await asyncio.to_thread(options_from, gateway_ip)
+    assert answer is not None and answer.startswith(b"SIP/2.0 200")
