@@ -241,7 +241,7 @@ class Agent:
         try:
             call.hangup(prm)
         except pj.Error as error:
-            self.emit("error", message=f"hangup failed: {error.info()}")
+            self.emit("error", message=f"the call could not be hung up: {error.reason}")
 
     # -- commands
 

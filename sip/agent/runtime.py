@@ -228,7 +228,8 @@ class Runtime:
         try:
             action()
         except pj.Error as error:
-            self.emit("error", message=f"pjsua: {error.info()}")
+            # The reason in words; pjsua's function name and source line are for its own log.
+            self.emit("error", message=f"the {self.emit.role} agent could not do that: {error.reason}")
         except Exception as error:  # noqa: BLE001 - the agent must outlive a bad command
             self.emit("error", message=f"{type(error).__name__}: {error}")
 
