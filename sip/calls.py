@@ -9,6 +9,7 @@ seen first belongs to a provisional call that is merged when its owner becomes k
 
 from __future__ import annotations
 
+import collections
 import itertools
 from dataclasses import dataclass, field
 
@@ -118,6 +119,7 @@ def local_address(text: str, direction: str, fallback: str) -> str:
     return f"{host}:{port or 5060}"
 
 
+MAX_EXTERNAL = 1000  # calls from outside peers kept in memory (the newest)
 PLACED_FIELDS = ("direction", "to_number", "from_number", "gateway", "requested_auth")
 
 
@@ -128,6 +130,7 @@ class CallBook:
         self.calls: dict[str, LabCall] = {}
         self._by_sip_call_id: dict[str, LabCall] = {}
         self._external_ids = itertools.count(1)
+        self._external: collections.deque[str] = collections.deque()  # refs of outside calls, oldest first
         self.pbx_addresses = set(pbx_addresses)  # ip:port of the PBX, behind its firewall
         self.firewall: tuple[FirewallRule, ...] = ()
         self.rule_hits: dict[int, int] = {}  # firewall rule_id -> datagrams let through (SIP and RTP)
@@ -146,7 +149,21 @@ class CallBook:
         if call is None:
             call = self.open(f"x{next(self._external_ids)}", started_at=t, external=True, a_leg=sip_call_id)
             self._link(call, sip_call_id)
+            self._external.append(call.ref)
+            self._forget_old_external()
         return call
+
+    def _forget_old_external(self) -> None:
+        """Calls from peers outside the lab are kept for the ladder, the newest MAX_EXTERNAL of
+        them: a flood or a fuzzer opens one per Call-ID and must not grow the lab without bound."""
+        while len(self._external) > MAX_EXTERNAL:
+            old = self.calls.get(self._external.popleft())
+            if old is None or not old.external:
+                continue  # merged into a lab call meanwhile: it is that call's now
+            del self.calls[old.ref]
+            for sip_call_id in old.sip_call_ids:
+                if self._by_sip_call_id.get(sip_call_id) is old:
+                    del self._by_sip_call_id[sip_call_id]
 
     def _link(self, call: LabCall, sip_call_id: str) -> None:
         """Make sip_call_id part of call, merging the provisional call that held it."""

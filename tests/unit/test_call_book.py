@@ -162,3 +162,18 @@ def test_the_pbx_column_holds_the_port_its_invites_leave_from():
     account = replace(default_account(), pbx_trunk=PbxTrunk(PBX_SID, PBX_TOKEN, source_port=5080))
     pbx_column = next(c for c in columns(account) if c.label == "PBX")
     assert pbx_column.addresses == {"127.0.0.10:5060", "127.0.0.11:5060", "127.0.0.10:5080"}
+
+
+def test_calls_from_outside_peers_are_kept_to_the_newest_thousand():
+    """A flood opens one call per Call-ID: the book keeps the newest MAX_EXTERNAL of them."""
+    from sip.calls import MAX_EXTERNAL, CallBook
+
+    book = CallBook()
+    for n in range(MAX_EXTERNAL + 250):
+        book.apply("gateway", "127.0.0.2:5060", {"ev": "decision", "t": float(n), "sip_call_id": f"flood-{n}",
+                                                 "status": 407, "direction": "outbound", "cause": "challenged"})
+    assert len(book.calls) == MAX_EXTERNAL
+    kept = {c.a_leg for c in book.calls.values()}
+    assert "flood-0" not in kept and f"flood-{MAX_EXTERNAL + 249}" in kept
+    book.apply("gateway", "127.0.0.2:5060", {"ev": "decision", "t": 9e9, "sip_call_id": "flood-0", "status": 407})
+    assert len(book.calls) == MAX_EXTERNAL  # a forgotten Call-ID seen again is a new call, the oldest goes
