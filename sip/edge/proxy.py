@@ -106,6 +106,7 @@ class EdgeCall:
     a_call_id: str = ""
     seen_by_b2bua: bool = False
     ended_at: float | None = None
+    invite_key: tuple[str, int, str] = ("", 0, "")  # (Call-ID, CSeq, branch) of the INVITE that opened it
 
 
 @dataclass
@@ -279,6 +280,8 @@ class Edge:
         call = self.calls.get(request.call_id or "")
         if call is not None and call.leg == "a" and call.ended_at is None:
             return self._forward_inward(request, source, call)  # a retransmission of an accepted INVITE
+        if call is not None and call.invite_key == key:
+            return []  # a late retransmission of a call that has ended: not a new call
         over_rate = not self.limiter.admit(context.now)
         gateway = Gateway(self.public[0], self.public[1], self.nonces, self._new_nonce(), context.now)
         load = Load(self.in_progress(context.now), self.capacity, over_rate, self.rate_text)
@@ -298,7 +301,7 @@ class Edge:
         if decision.nonce_used:
             self.nonces.use(decision.nonce_used, (request.call_id or "", request.cseq_number or 0))
         max_forwards = int(request.header("Max-Forwards") or 70)
-        call = EdgeCall(request.call_id or "", "a", source, context.now, max_forwards=max_forwards)
+        call = EdgeCall(request.call_id or "", "a", source, context.now, max_forwards=max_forwards, invite_key=key)
         self.calls[call.call_id] = call
         decided = wire.with_headers(request, list(request.headers) + [(DECISION_HEADER, encode_decision(decision, max_forwards))])
         return outputs + self._forward_inward(decided, source, call, record_route=True)
