@@ -241,11 +241,15 @@ async def fetch_challenge(gateway: tuple[str, int], source_ip: str, *, number: s
     try:
         token = secrets.token_hex(6)
         local = f"{source_ip}:{socket.port}"
+        # With an SDP offer: an INVITE without one (a delayed offer) crashed the gateway of
+        # before issue 9, and this is only to learn a nonce.
+        sdp = (f"v=0\r\no=fuzz 1 1 IN IP4 {source_ip}\r\ns=-\r\nc=IN IP4 {source_ip}\r\nt=0 0\r\n"
+               "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
         invite = "\r\n".join([
             f"INVITE {uri} SIP/2.0", f"Via: SIP/2.0/UDP {local};rport;branch=z9hG4bK-challenge-{token}",
             "Max-Forwards: 70", f"From: <sip:fuzz@{local}>;tag=ch{token}", f"To: <{uri}>",
             f"Call-ID: challenge-{token}", "CSeq: 1 INVITE", f"Contact: <sip:fuzz@{local}>",
-            "Content-Length: 0", "", ""]).encode()
+            "Content-Type: application/sdp", f"Content-Length: {len(sdp)}", "", sdp]).encode()
         socket.transport.sendto(invite, gateway)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -303,11 +307,14 @@ class FuzzSockets:
 
 async def send_fuzz(datagrams: list[Datagram], sockets: FuzzSockets, gateways: list[tuple[str, int]],
                     watch: AgentWatch, *, rate: float, suspects_per_crash: int = 8,
-                    progress: Callable[[FuzzRun], None] | None = None) -> FuzzRun:
+                    progress: Callable[[FuzzRun], None] | None = None,
+                    stop_after_crashes: int | None = None) -> FuzzRun:
     """Send the datagrams at `rate` per second. After a crash, sending waits until every agent
     is back and configured, so each datagram meets a live gateway; the datagrams sent to the
     crashed address just before the crash are kept as its suspects (the last one first in
-    line: sending stops as soon as the crash is seen). progress(run) is called every 1000."""
+    line: sending stops as soon as the crash is seen). progress(run) is called every 1000;
+    with stop_after_crashes, the run ends early once that many crashes were seen (a failing
+    test fails fast instead of waiting for every restart)."""
     run = FuzzRun()
     recent: dict[int, deque[tuple[float, Datagram]]] = {i: deque(maxlen=64) for i in range(len(gateways))}
     crashes_seen = len(watch.crashes)
@@ -322,6 +329,8 @@ async def send_fuzz(datagrams: list[Datagram], sockets: FuzzSockets, gateways: l
                 raise RuntimeError(f"agents not back after {RECOVERY_TIMEOUT_S:g} s: {watch.crashes[-3:]}")
             run.paused_s += time.monotonic() - pause_started
             next_at = time.monotonic()
+            if stop_after_crashes is not None and len(watch.crashes) >= stop_after_crashes:
+                break
         delay = next_at - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
