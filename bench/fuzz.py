@@ -10,10 +10,10 @@ of the lab's block. After a crash it waits until every agent is back and configu
 datagram meets a live gateway. It prints:
   - datagrams sent, how long it took, and datagrams/s survived (over the whole run, the waits
     for restarts included, and while sending);
-  - agent crashes, grouped by the agent's last words, and, for the first --isolate-max crashes
-    (default 20),
-    the datagram that reproduces it when the last --isolate N (default 8) sent to that address
-    are replayed one by one;
+  - agent crashes, grouped by the agent's last words, and for the first --isolate-max of them
+    (default 20) the datagram that reproduces it when the last --isolate N (default 8) sent to
+    that address are replayed one by one (a crash may come a moment after its datagram, so the
+    last one sent is not necessarily the culprit);
   - a good-call check at the end: an inbound and an outbound call through each address.
 
 Corpus mode sends the torture corpus (tests/torture/) one message at a time to each address,
