@@ -21,7 +21,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from sip.sipmsg import SipParseError, parse_message
+from sip.sipmsg import SipParseError, canonical_name, parse_message
 
 CORPUS = Path(__file__).resolve().parent.parent / "torture"
 MAX_DATAGRAM = 65_000
@@ -120,21 +120,31 @@ class Answer:
 
     @classmethod
     def parse(cls, raw: bytes) -> Answer:
-        try:
-            message = parse_message(raw.decode("utf-8", "surrogateescape"))
-        except SipParseError:
+        """A response, read leniently: a 400 to a request without Call-ID rightly has none, so
+        no header is required; only the status line and 'name: value' lines (folded or not)."""
+        text = raw.decode("utf-8", "surrogateescape")
+        lines = [line.rstrip("\r") for line in re.split(r"\r?\n\r?\n", text, maxsplit=1)[0].split("\n")]
+        status = re.fullmatch(r"SIP/2\.0 ([1-6][0-9][0-9])(?: .*)?", lines[0])
+        if status is None:
             return cls(raw, None)
-        if message.is_request:
-            return cls(raw, None)
-        return cls(raw, message.status_code, message.headers)
+        headers: list[tuple[str, str]] = []
+        for line in lines[1:]:
+            if line[:1] in (" ", "\t") and headers:
+                headers[-1] = (headers[-1][0], f"{headers[-1][1]} {line.strip()}")
+                continue
+            name, colon, value = line.partition(":")
+            if not colon or not name.strip():
+                return cls(raw, None)
+            headers.append((name.strip(), value.strip()))
+        return cls(raw, int(status.group(1)), tuple(headers))
 
     def header(self, name: str) -> str | None:
         values = self.headers_named(name)
         return values[0] if values else None
 
     def headers_named(self, name: str) -> list[str]:
-        wanted = name.lower()
-        return [value for key, value in self.headers if key.lower() == wanted]
+        wanted = canonical_name(name)
+        return [value for key, value in self.headers if canonical_name(key) == wanted]
 
     @property
     def first_line(self) -> str:
