@@ -15,11 +15,13 @@ putting a call on hold (RFC 2543) and counts as "nowhere", not as off loopback.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 # Static RTP payload types (RFC 3551) that name audio codecs without an rtpmap line.
 STATIC_AUDIO = {"0": "PCMU", "3": "GSM", "8": "PCMA", "9": "G722", "18": "G729"}
 HOLD_ADDRESS = "0.0.0.0"
+_PORT = re.compile(r"[0-9]+(/[0-9]+)?")  # ASCII digits: str.isdigit() also takes '²', which int() refuses
 
 
 class SdpError(ValueError):
@@ -111,7 +113,7 @@ def _connection_address(value: str) -> str:
 
 def _media_line(value: str) -> dict:
     parts = value.split()
-    if len(parts) < 4 or not parts[1].split("/", 1)[0].isdigit():
+    if len(parts) < 4 or not _PORT.fullmatch(parts[1]):
         raise SdpError(f"m= line {value[:40]!r} is not '<media> <port> <proto> <formats>'")
     port = int(parts[1].split("/", 1)[0])
     if port > 65535:
@@ -148,6 +150,8 @@ def check_offer(body: str, carrier_codecs: tuple[str, ...]) -> OfferProblem | No
 def _off_loopback(address: str) -> str:
     if address == HOLD_ADDRESS:
         return ""
+    if not address:
+        return "the SDP offer has no connection address (c=) for its media"
     try:
         ip = ipaddress.IPv4Address(address)
     except ValueError:
