@@ -299,7 +299,7 @@ class Edge:
             return outputs + [Send(answer, source), Wire("tx", source, answer.decode("utf-8", "replace"))]
         self.counters.accepted += 1
         if decision.nonce_used:
-            self.nonces.use(decision.nonce_used, (request.call_id or "", request.cseq_number or 0))
+            self.nonces.use(decision.nonce_used, (request.call_id or "", request.cseq_number or 0), now=context.now)
         max_forwards = int(request.header("Max-Forwards") or 70)
         call = EdgeCall(request.call_id or "", "a", source, context.now, max_forwards=max_forwards, invite_key=key)
         self.calls[call.call_id] = call
