@@ -5,7 +5,8 @@ offer that can never work here, before any leg is placed:
 
 - no audio codec in common with the carrier (PCMU, PCMA): 488 Not Acceptable Here;
 - a connection address (`c=`) off loopback: the lab never sends RTP to another address (a
-  softphone's SDP once sent the lab's RTP to this machine's Ethernet address);
+  softphone's SDP once sent the lab's RTP to this machine's Ethernet address); nor RTCP, which
+  pjmedia sends to the address of an `a=rtcp:` line (RFC 3605) when it names one;
 - an SDP it cannot read at all.
 
 RFC 4566 is the grammar; only what these checks need is parsed. `0.0.0.0` is the old way of
@@ -37,6 +38,7 @@ class MediaLine:
     codecs: tuple[str, ...]  # the encoding names those formats stand for, upper case
     connection: str | None  # this media's own c= address, if it has one
     direction: str  # 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive'
+    rtcp_connection: str | None = None  # the address of an a=rtcp: line (RFC 3605), if it names one
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,10 @@ class SessionDescription:
     direction: str = "sendrecv"  # the session-level attribute, the default for each media
 
     def addresses(self) -> tuple[str, ...]:
-        """Every address RTP would be sent to, one per media line (media c= wins)."""
-        return tuple(m.connection or self.connection or "" for m in self.media)
+        """Every address RTP would be sent to, one per media line (media c= wins), then each
+        RTCP address an a=rtcp: line names."""
+        rtp = tuple(m.connection or self.connection or "" for m in self.media)
+        return rtp + tuple(m.rtcp_connection for m in self.media if m.rtcp_connection)
 
     @property
     def audio(self) -> tuple[MediaLine, ...]:
@@ -85,6 +89,8 @@ def parse_sdp(body: str) -> SessionDescription:
                     session_direction = name
                 else:
                     target["direction"] = name
+            elif name == "rtcp" and target is not None:
+                target["rtcp"] = _rtcp_address(rest)
             elif name == "rtpmap" and target is not None:
                 payload, _, encoding = rest.partition(" ")
                 target["rtpmap"][payload.strip()] = encoding.split("/", 1)[0].strip().upper()
@@ -95,6 +101,7 @@ def parse_sdp(body: str) -> SessionDescription:
                 kind=m["kind"], port=m["port"], protocol=m["protocol"], formats=m["formats"],
                 codecs=tuple(m["rtpmap"].get(f) or STATIC_AUDIO.get(f, f"PT{f}") for f in m["formats"]),
                 connection=m["connection"], direction=m.get("direction", session_direction),
+                rtcp_connection=m.get("rtcp"),
             )
             for m in media
         ),
@@ -109,6 +116,14 @@ def _connection_address(value: str) -> str:
     if parts[1] != "IP4":
         raise SdpError(f"c= line asks for {parts[1]}: the lab carries IPv4 on loopback only")
     return parts[2].split("/", 1)[0]  # a multicast TTL suffix is not an address
+
+
+def _rtcp_address(value: str) -> str | None:
+    """'4001' -> None (the media's own address); '4001 IN IP4 <address>' -> the address."""
+    port, _, address = value.strip().partition(" ")
+    if not _PORT.fullmatch(port) or "/" in port:
+        raise SdpError(f"a=rtcp:{value[:40]} is not 'a=rtcp:<port> [IN IP4 <address>]'")
+    return _connection_address(address) if address.strip() else None
 
 
 def _media_line(value: str) -> dict:

@@ -191,6 +191,26 @@ def test_rtp_off_loopback_is_refused(session_c, media_c):
     assert problem is not None and "off loopback" in problem.cause and "127.0.0.0/8" in problem.cause
 
 
+@pytest.mark.parametrize(("rtcp", "refused"), [
+    ("a=rtcp:4001", False),  # a port only: RTCP goes to the media's own address
+    ("a=rtcp:4001 IN IP4 127.0.0.10", False),
+    ("a=rtcp:4001 IN IP4 192.168.1.20", True),  # pjmedia would send RTCP there
+    ("a=rtcp:4001 IN IP6 ::1", True),
+    ("a=rtcp:x", True),
+])
+def test_an_rtcp_address_off_loopback_is_refused(rtcp, refused):
+    problem = check_offer(sdp(rtcp), CARRIER)
+    assert (problem is not None) is refused
+    if refused:
+        assert "loopback" in problem.cause or "cannot be read" in problem.cause
+
+
+def test_the_rtcp_address_is_parsed():
+    parsed = parse_sdp(sdp("a=rtcp:4001 IN IP4 127.0.0.33"))
+    assert parsed.media[0].rtcp_connection == "127.0.0.33"
+    assert parsed.addresses() == ("127.0.0.10", "127.0.0.33")
+
+
 def test_an_off_loopback_video_stream_is_refused_too():
     problem = check_offer(sdp("m=video 5000 RTP/AVP 31", "c=IN IP4 192.168.1.20"), CARRIER)
     assert "192.168.1.20" in problem.cause
