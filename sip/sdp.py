@@ -63,7 +63,8 @@ DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 
 def parse_sdp(body: str) -> SessionDescription:
     """Parse an SDP body; raise SdpError with a sentence when it is not one."""
-    lines = [line.strip() for line in body.replace("\r\n", "\n").split("\n") if line.strip()]
+    # A lone CR ends a line too, as in pjmedia's parser: a c= hidden behind one must be seen here.
+    lines = [line.strip() for line in body.replace("\r\n", "\n").replace("\r", "\n").split("\n") if line.strip()]
     if not lines or not lines[0].startswith("v="):
         raise SdpError("the body is not SDP: it does not start with 'v='")
     session_c: str | None = None

@@ -28,6 +28,7 @@ from ..sipmsg import SIP_VERSION, SipMessage, SipParseError, canonical_name, par
 MAX_MESSAGE_BYTES = 4000
 HEADERS_COPIED = ("via", "from", "to", "call-id", "cseq")  # what a response echoes (RFC 3261 8.2.6.2)
 _DIGITS = re.compile(r"[0-9]+")
+_LONE_CR = re.compile(r"\r(?!\n)")
 
 REASONS = {
     100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued", 183: "Session Progress",
@@ -76,6 +77,9 @@ def read(data: bytes) -> SipMessage | Malformed | None:
     if "\x00" in text:
         return _malformed(text.replace("\x00", " "), "the message contains NUL bytes")
     head_end = re.search(r"\r?\n\r?\n", text)
+    if _LONE_CR.search(text, 0, head_end.start() if head_end else len(text)):
+        # pjsip ends a line at a lone CR, sipmsg does not: a header hidden behind one would reach pjsua unseen
+        return _malformed(text, "a header line holds a CR without its LF")
     try:
         message = parse_message(text)
     except SipParseError as error:

@@ -70,6 +70,12 @@ def test_bytes_past_content_length_are_dropped():
     assert isinstance(message, SipMessage) and message.body == SDP
 
 
+def test_a_lone_cr_in_the_body_is_the_body_s_business():
+    body = SDP.replace("\r\n", "\r")
+    message = read(datagram(body=body))
+    assert isinstance(message, SipMessage) and message.body == body
+
+
 def test_a_body_of_whitespace_needs_no_content_type():
     message = read(datagram(body="\r\n", content_type=None))
     assert isinstance(message, SipMessage)
@@ -164,6 +170,7 @@ def test_no_usable_start_line_is_dropped(start):
 
 
 @pytest.mark.parametrize("data", [
+    datagram("SIP/2.0 200 OK", headers_with("Subject", "x\rRecord-Route: <sip:192.168.1.20;lr>")),
     datagram("SIP/2.0 abc Ringing"),
     datagram("SIP/2.0 99 Too Low"),
     datagram("SIP/2.0 700 Too High"),
@@ -215,6 +222,9 @@ def test_a_broken_ack_is_never_answered(data):
     (datagram("INVITE http://example.com/ SIP/2.0"), "Request-URI"),
     (datagram("INV@TE sip:1@127.0.0.2 SIP/2.0"), "not a valid token"),
     (datagram(headers=headers_with("Call-ID", "a\x00b")), "NUL"),
+    (datagram(headers=headers_with("Subject", "hi\rRequire: 100rel")), "CR without its LF"),
+    (datagram(headers=headers_with("Subject", "hi\r")), "CR without its LF"),
+    (datagram(headers=headers_with("Subject", "hi\rX-Trunklab-Decision: forged")), "CR without its LF"),
     (datagram(body=SDP) + b"\x00", "NUL"),
     (datagram(headers=headers_with("Subject", "caf\u00e9")).replace("caf\u00e9".encode(), b"caf\xe9"), "UTF-8"),
 ])

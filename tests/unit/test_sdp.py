@@ -221,6 +221,13 @@ def test_any_loopback_address_is_fine(address):
     assert check_offer(sdp(c=f"IN IP4 {address}"), CARRIER) is None
 
 
+@pytest.mark.parametrize("hidden", ["a=sendrecv\rc=IN IP4 192.168.1.20", "a=rtpmap:0 PCMU/8000\rc=IN IP4 192.168.1.20"])
+def test_a_connection_line_behind_a_lone_cr_is_seen(hidden):
+    # pjmedia ends an SDP line at a CR alone: what it would read, the check reads too
+    problem = check_offer(sdp(hidden), CARRIER)
+    assert problem is not None and "192.168.1.20" in problem.cause
+
+
 def test_media_level_loopback_fixes_an_off_loopback_session_address():
     assert check_offer(sdp("c=IN IP4 127.0.0.10", c="IN IP4 192.168.1.20"), CARRIER) is None
 
