@@ -143,8 +143,9 @@ class OfferProblem:
     cause: str  # plain words, for the ladder and the Warning header
 
 
-def check_offer(body: str, carrier_codecs: tuple[str, ...]) -> OfferProblem | None:
-    """What makes an offer unusable on this trunk, or None when it is fine."""
+def check_offer(body: str, carrier_codecs: tuple[str, ...] | None) -> OfferProblem | None:
+    """What makes an offer unusable on this trunk, or None when it is fine; codecs are not
+    compared when carrier_codecs is None (a re-offer: pjsua negotiates those)."""
     try:
         sdp = parse_sdp(body)
     except SdpError as error:
@@ -156,7 +157,7 @@ def check_offer(body: str, carrier_codecs: tuple[str, ...]) -> OfferProblem | No
     if not sdp.audio:
         return OfferProblem("the SDP offer has no audio stream")
     offered = {codec for line in sdp.audio for codec in line.codecs}
-    if not offered & set(carrier_codecs):
+    if carrier_codecs is not None and not offered & set(carrier_codecs):
         names = ", ".join(sorted(c for c in offered if not c.startswith("PT") and c != "TELEPHONE-EVENT")) or "none"
         return OfferProblem(f"no codec in common: the offer has {names}; the carrier offers "
                             f"{', '.join(carrier_codecs)}")

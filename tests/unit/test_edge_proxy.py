@@ -557,6 +557,18 @@ def test_a_re_invite_may_not_move_rtp_off_loopback(ip, forwarded):
         assert answer.status_code == 488 and warning(answer).startswith("305 127.0.0.2") and "loopback" in warning(answer)
 
 
+@pytest.mark.parametrize("body", [
+    SDP.format(ip="codec.example.com"),  # a host name (pjsua would look it up) that happens to say 'codec'
+    SDP.format(ip="127.0.0.10").replace("m=audio 4000 RTP/AVP 0 8 101", "m=audio codec RTP/AVP 0"),
+    "v=0\r\nc=IN IP4 127.0.0.10\r\nm=video 5000 RTP/AVP 31\r\n",  # no audio
+])
+def test_a_re_invite_pjsua_must_not_see_is_488_whatever_its_words(body):
+    lab = Lab()
+    lab.rx(answer_to(lab.taken_up(), 200), B2BUA)
+    reinvite = outside_request("INVITE", to_tag="pj-tag", cseq=2, branch="z9hG4bK-re", body=body)
+    assert only(PBX, lab.rx(reinvite, PBX)).status_code == 488
+
+
 def test_a_re_invite_with_a_codec_pjsua_may_refuse_is_forwarded():
     lab = Lab()
     lab.rx(answer_to(lab.taken_up(), 200), B2BUA)

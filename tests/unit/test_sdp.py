@@ -274,6 +274,12 @@ def test_carrier_codecs_are_a_parameter():
     assert check_offer(body, ("G722",)) is None and check_offer(body, CARRIER) is not None
 
 
+def test_no_carrier_codecs_compares_no_codecs():
+    assert check_offer(sdp(media="m=audio 4000 RTP/AVP 96"), None) is None
+    assert "off loopback" in check_offer(sdp(c="IN IP4 10.0.0.1", media="m=audio 4000 RTP/AVP 96"), None).cause
+    assert check_offer(sdp(media="m=video 5000 RTP/AVP 31"), None).cause == "the SDP offer has no audio stream"
+
+
 # ------------------------------------------------------------------ is_hold
 
 @pytest.mark.parametrize(("lines", "c", "hold"), [
