@@ -166,23 +166,26 @@ class Via:
         return self.param("branch") or ""
 
 
+# RFC 3261 25.1: SLASH and COLON are SWS "/" SWS and SWS ":" SWS: 'SIP / 2.0 / UDP h : 5060' is legal.
+_SENT_PROTOCOL = re.compile(r"\s*([^\s/]+)\s*/\s*([^\s/]+)\s*/\s*([^\s/;]+)\s+(.*)", re.DOTALL)
+_SENT_BY = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+)(?:\s*:\s*([0-9]{1,5}))?")
+
+
 def parse_via(value: str) -> Via | None:
     """The first via-parm of a Via header value: 'SIP/2.0/UDP host:port;branch=z9hG4bK..'."""
-    first = _split_commas(value)[0].strip()
-    protocol, _, rest = first.partition(" ")
-    parts = protocol.split("/")
-    if len(parts) != 3 or f"{parts[0]}/{parts[1]}".upper() != SIP_VERSION or not rest.strip():
+    protocol = _SENT_PROTOCOL.fullmatch(_split_commas(value)[0].strip())
+    if protocol is None or f"{protocol[1]}/{protocol[2]}".upper() != SIP_VERSION:
         return None
-    sent_by, *raw_params = rest.strip().split(";")
-    host, colon, port_text = sent_by.strip().rpartition(":") if sent_by.count(":") == 1 else (sent_by.strip(), "", "")
-    if not host or (colon and (not _DIGITS.fullmatch(port_text) or len(port_text) > 5 or not 0 < int(port_text) < 65536)):
+    sent_by_text, *raw_params = protocol[4].split(";")
+    sent_by = _SENT_BY.fullmatch(sent_by_text.strip())
+    if sent_by is None or (sent_by[2] is not None and not 0 < int(sent_by[2]) < 65536):
         return None
     params = []
     for raw in raw_params:
         key, equals, val = raw.strip().partition("=")
         if key:
             params.append((key.strip(), val.strip() if equals else None))
-    return Via(parts[2].upper(), host, int(port_text) if colon else None, tuple(params))
+    return Via(protocol[3].upper(), sent_by[1], int(sent_by[2]) if sent_by[2] else None, tuple(params))
 
 
 def top_via(message: SipMessage) -> Via | None:

@@ -99,6 +99,37 @@ def test_compact_header_names():
     assert isinstance(message, SipMessage) and message.call_id == "c-2" and message.body == SDP
 
 
+WSINV_SDP = "v=0\r\no=mhandley 29739 7272939 IN IP4 127.0.0.10\r\ns=-\r\nc=IN IP4 127.0.0.10\r\nt=0 0\r\nm=audio 49217 RTP/AVP 0 12\r\n"
+WSINV = (  # after RFC 4475 3.1.1.1, 'a short tortuous INVITE', on loopback: valid, however odd
+    "INVITE sip:14155550123@127.0.0.2;unknownparam SIP/2.0\r\n"
+    "TO :\r\n sip:14155550123@127.0.0.2 ;   tag    = 1918181833n\r\n"
+    'from   : "J Rosenberg \\\\\\""       <sip:jdrosen@127.0.0.10>\r\n  ;\r\n  tag = 98asjd8\r\n'
+    "MaX-fOrWaRdS: 0068\r\n"
+    "Call-ID: wsinv.ndaksdj@127.0.0.10\r\n"
+    f"Content-Length   : {len(WSINV_SDP)}\r\n"
+    "cseq: 0009\r\n  INVITE\r\n"
+    "Via  : SIP  /   2.0\r\n /UDP\r\n    127.0.0.10;rport;branch=390skdjuw\r\n"
+    "s :\r\n"
+    "NewFangledHeader:   newfangled value\r\n continued newfangled value\r\n"
+    "UnknownHeaderWithUnusualValue: ;;,,;;,;\r\n"
+    "Content-Type: application/sdp\r\n"
+    "Route:\r\n <sip:services.example.com;lr;unknownwith=value;unknown-no-value>\r\n"
+    "v:  SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8  ,\r\n"
+    " SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239\r\n"
+    'm:"Quoted string \\"\\"" <sip:jdrosen@127.0.0.10> ; newparam =\r\n      newvalue ;\r\n'
+    "  secondparam ; q = 0.33\r\n"
+    "\r\n" + WSINV_SDP
+)
+
+
+def test_a_short_tortuous_invite_is_a_message():
+    message = read(WSINV.encode())
+    assert isinstance(message, SipMessage), message
+    assert (message.cseq_number, message.cseq_method, message.header("Max-Forwards")) == (9, "INVITE", "0068")
+    assert wire.top_via(message) == Via("UDP", "127.0.0.10", None, (("rport", None), ("branch", "390skdjuw")))
+    assert len(wire.via_values(message)) == 3 and message.body == WSINV_SDP
+
+
 def test_a_response_is_read():
     text = datagram("SIP/2.0 180 Ringing", headers_with("To", "<sip:b@127.0.0.2>;tag=t1"))
     message = read(text)
@@ -318,6 +349,12 @@ def test_the_cause_is_kept_short():
     ("SIP/2.0/UDP 127.0.0.1:1;received=127.0.0.9;rport=5070;branch=z",
      Via("UDP", "127.0.0.1", 1, (("received", "127.0.0.9"), ("rport", "5070"), ("branch", "z")))),
     ("SIP/2.0/UDP 127.0.0.1:65535", Via("UDP", "127.0.0.1", 65535, ())),
+    # RFC 3261 allows whitespace around '/' and ':' (RFC 4475 3.1.1.1 has it, folded)
+    ("SIP  /   2.0 /UDP 127.0.0.10;rport;branch=390skdjuw",
+     Via("UDP", "127.0.0.10", None, (("rport", None), ("branch", "390skdjuw")))),
+    ("SIP / 2.0 / UDP 127.0.0.10 : 5070 ; branch = z9hG4bK1", Via("UDP", "127.0.0.10", 5070, (("branch", "z9hG4bK1"),))),
+    ("SIP/2.0/UDP [::1]:5060;branch=z9hG4bK1", Via("UDP", "[::1]", 5060, (("branch", "z9hG4bK1"),))),
+    ("SIP/2.0/UDP [2001:db8::9]", Via("UDP", "[2001:db8::9]", None, ())),
 ])
 def test_parse_via(value, expected):
     assert parse_via(value) == expected
@@ -327,7 +364,8 @@ def test_parse_via(value, expected):
     "", "garbage", "SIP/2.0/UDP", "SIP/2.0/UDP ", "SIP/2.0 127.0.0.1", "SIP/3.0/UDP 127.0.0.1",
     "HTTP/2.0/UDP 127.0.0.1", "SIP/2.0/UDP 127.0.0.1:0", "SIP/2.0/UDP 127.0.0.1:65536",
     "SIP/2.0/UDP 127.0.0.1:abc", "SIP/2.0/UDP 127.0.0.1:", "SIP/2.0/UDP :5060", "SIP/2.0/UDP 127.0.0.1:\u0665",
-    "SIP/2.0/UDP 127.0.0.1:000005060", "SIP/2.0/UDP 127.0.0.1:" + "9" * 5000,
+    "SIP/2.0/UDP 127.0.0.1:000005060", "SIP/2.0/UDP 127.0.0.1:" + "9" * 5000, "SIP/2.0/UDP ::1:5060",
+    "SIP/2.0/UDP [::1", "SIP/2.0/UDP host name", "SIP/2.0/UDP/X host", "SIP//2.0/UDP host",
 ])
 def test_parse_via_refuses(value):
     assert parse_via(value) is None
