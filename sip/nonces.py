@@ -5,6 +5,9 @@ Call-ID and CSeq) may present it again; any other request presenting it is a rep
 correct its digest: a Proxy-Authorization copied off the wire (it is on every ladder) must not
 place a call. The same idea as Kamailio's auth module with one-time nonces (`otn_enable`).
 
+A retransmission comes within 64*T1 = 32 s of the INVITE it repeats (Timer B); the same INVITE
+presented later is a copy off the wire, and a replay too.
+
 A nonce is also bound to the address it was issued to and to the gateway that issued it (this
 book lives in one gateway process), and lives `max_age_s` at most. The book forgets the oldest
 nonces beyond `capacity`, so a flood of unauthenticated INVITEs cannot grow it without bound; a
@@ -35,11 +38,13 @@ class _Record:
     issued_at: float
     source_ip: str
     used_by: tuple[str, int] | None = None  # (Call-ID, CSeq) of the INVITE it authenticated
+    used_at: float = 0.0
 
 
 class NonceBook:
-    def __init__(self, *, max_age_s: float = 300.0, capacity: int = 10_000) -> None:
+    def __init__(self, *, max_age_s: float = 300.0, capacity: int = 10_000, retransmit_s: float = 32.0) -> None:
         self.max_age_s = max_age_s
+        self.retransmit_s = retransmit_s
         self.capacity = capacity
         self._records: OrderedDict[str, _Record] = OrderedDict()
 
@@ -61,15 +66,17 @@ class NonceBook:
             return NonceStatus.EXPIRED
         if record.source_ip != source_ip:
             return NonceStatus.OTHER_ADDRESS
-        if record.used_by is not None and record.used_by != request:
+        if record.used_by is not None and (record.used_by != request or now - record.used_at > self.retransmit_s):
             return NonceStatus.REPLAYED
         return NonceStatus.FRESH
 
-    def use(self, nonce: str, request: tuple[str, int]) -> None:
-        """Mark the nonce used by this request (a no-op for a nonce the book does not hold)."""
+    def use(self, nonce: str, request: tuple[str, int], *, now: float | None = None) -> None:
+        """Mark the nonce used by this request at `now` (default: when it was issued); a no-op
+        for a nonce the book does not hold."""
         record = self._records.get(nonce)
         if record is not None and record.used_by is None:
             record.used_by = request
+            record.used_at = record.issued_at if now is None else now
 
     def expire(self, now: float) -> None:
         """Drop nonces past their age (they are refused anyway; this frees the memory)."""

@@ -5,7 +5,8 @@ offer that can never work here, before any leg is placed:
 
 - no audio codec in common with the carrier (PCMU, PCMA): 488 Not Acceptable Here;
 - a connection address (`c=`) off loopback: the lab never sends RTP to another address (a
-  softphone's SDP once sent the lab's RTP to this machine's Ethernet address);
+  softphone's SDP once sent the lab's RTP to this machine's Ethernet address); nor RTCP, which
+  pjmedia sends to the address of an `a=rtcp:` line (RFC 3605) when it names one;
 - an SDP it cannot read at all.
 
 RFC 4566 is the grammar; only what these checks need is parsed. `0.0.0.0` is the old way of
@@ -15,11 +16,13 @@ putting a call on hold (RFC 2543) and counts as "nowhere", not as off loopback.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 # Static RTP payload types (RFC 3551) that name audio codecs without an rtpmap line.
 STATIC_AUDIO = {"0": "PCMU", "3": "GSM", "8": "PCMA", "9": "G722", "18": "G729"}
 HOLD_ADDRESS = "0.0.0.0"
+_PORT = re.compile(r"[0-9]+(/[0-9]+)?")  # ASCII digits: str.isdigit() also takes '²', which int() refuses
 
 
 class SdpError(ValueError):
@@ -35,6 +38,7 @@ class MediaLine:
     codecs: tuple[str, ...]  # the encoding names those formats stand for, upper case
     connection: str | None  # this media's own c= address, if it has one
     direction: str  # 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive'
+    rtcp_connection: str | None = None  # the address of an a=rtcp: line (RFC 3605), if it names one
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,10 @@ class SessionDescription:
     direction: str = "sendrecv"  # the session-level attribute, the default for each media
 
     def addresses(self) -> tuple[str, ...]:
-        """Every address RTP would be sent to, one per media line (media c= wins)."""
-        return tuple(m.connection or self.connection or "" for m in self.media)
+        """Every address RTP would be sent to, one per media line (media c= wins), then each
+        RTCP address an a=rtcp: line names."""
+        rtp = tuple(m.connection or self.connection or "" for m in self.media)
+        return rtp + tuple(m.rtcp_connection for m in self.media if m.rtcp_connection)
 
     @property
     def audio(self) -> tuple[MediaLine, ...]:
@@ -57,7 +63,8 @@ DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 
 def parse_sdp(body: str) -> SessionDescription:
     """Parse an SDP body; raise SdpError with a sentence when it is not one."""
-    lines = [line.strip() for line in body.replace("\r\n", "\n").split("\n") if line.strip()]
+    # A lone CR ends a line too, as in pjmedia's parser: a c= hidden behind one must be seen here.
+    lines = [line.strip() for line in body.replace("\r\n", "\n").replace("\r", "\n").split("\n") if line.strip()]
     if not lines or not lines[0].startswith("v="):
         raise SdpError("the body is not SDP: it does not start with 'v='")
     session_c: str | None = None
@@ -83,6 +90,8 @@ def parse_sdp(body: str) -> SessionDescription:
                     session_direction = name
                 else:
                     target["direction"] = name
+            elif name == "rtcp" and target is not None:
+                target["rtcp"] = _rtcp_address(rest)
             elif name == "rtpmap" and target is not None:
                 payload, _, encoding = rest.partition(" ")
                 target["rtpmap"][payload.strip()] = encoding.split("/", 1)[0].strip().upper()
@@ -93,6 +102,7 @@ def parse_sdp(body: str) -> SessionDescription:
                 kind=m["kind"], port=m["port"], protocol=m["protocol"], formats=m["formats"],
                 codecs=tuple(m["rtpmap"].get(f) or STATIC_AUDIO.get(f, f"PT{f}") for f in m["formats"]),
                 connection=m["connection"], direction=m.get("direction", session_direction),
+                rtcp_connection=m.get("rtcp"),
             )
             for m in media
         ),
@@ -109,9 +119,17 @@ def _connection_address(value: str) -> str:
     return parts[2].split("/", 1)[0]  # a multicast TTL suffix is not an address
 
 
+def _rtcp_address(value: str) -> str | None:
+    """'4001' -> None (the media's own address); '4001 IN IP4 <address>' -> the address."""
+    port, _, address = value.strip().partition(" ")
+    if not _PORT.fullmatch(port) or "/" in port:
+        raise SdpError(f"a=rtcp:{value[:40]} is not 'a=rtcp:<port> [IN IP4 <address>]'")
+    return _connection_address(address) if address.strip() else None
+
+
 def _media_line(value: str) -> dict:
     parts = value.split()
-    if len(parts) < 4 or not parts[1].split("/", 1)[0].isdigit():
+    if len(parts) < 4 or not _PORT.fullmatch(parts[1]):
         raise SdpError(f"m= line {value[:40]!r} is not '<media> <port> <proto> <formats>'")
     port = int(parts[1].split("/", 1)[0])
     if port > 65535:
@@ -125,8 +143,9 @@ class OfferProblem:
     cause: str  # plain words, for the ladder and the Warning header
 
 
-def check_offer(body: str, carrier_codecs: tuple[str, ...]) -> OfferProblem | None:
-    """What makes an offer unusable on this trunk, or None when it is fine."""
+def check_offer(body: str, carrier_codecs: tuple[str, ...] | None) -> OfferProblem | None:
+    """What makes an offer unusable on this trunk, or None when it is fine; codecs are not
+    compared when carrier_codecs is None (a re-offer: pjsua negotiates those)."""
     try:
         sdp = parse_sdp(body)
     except SdpError as error:
@@ -138,7 +157,7 @@ def check_offer(body: str, carrier_codecs: tuple[str, ...]) -> OfferProblem | No
     if not sdp.audio:
         return OfferProblem("the SDP offer has no audio stream")
     offered = {codec for line in sdp.audio for codec in line.codecs}
-    if not offered & set(carrier_codecs):
+    if carrier_codecs is not None and not offered & set(carrier_codecs):
         names = ", ".join(sorted(c for c in offered if not c.startswith("PT") and c != "TELEPHONE-EVENT")) or "none"
         return OfferProblem(f"no codec in common: the offer has {names}; the carrier offers "
                             f"{', '.join(carrier_codecs)}")
@@ -148,6 +167,8 @@ def check_offer(body: str, carrier_codecs: tuple[str, ...]) -> OfferProblem | No
 def _off_loopback(address: str) -> str:
     if address == HOLD_ADDRESS:
         return ""
+    if not address:
+        return "the SDP offer has no connection address (c=) for its media"
     try:
         ip = ipaddress.IPv4Address(address)
     except ValueError:

@@ -269,8 +269,8 @@ class Edge:
         """A re-INVITE may not move RTP off loopback either (codecs are pjsua's to negotiate)."""
         if not request.body.strip():
             return None
-        problem = check_offer(request.body, ("PCMU", "PCMA", "G722", "GSM", "G729"))
-        return problem.cause if problem is not None and "codec" not in problem.cause else None
+        problem = check_offer(request.body, None)
+        return problem.cause if problem is not None else None
 
     def _new_invite(self, request: SipMessage, source: Addr, context: Context,
                     key: tuple[str, int, str]) -> list[Output]:
@@ -280,8 +280,8 @@ class Edge:
         call = self.calls.get(request.call_id or "")
         if call is not None and call.leg == "a" and call.ended_at is None:
             return self._forward_inward(request, source, call)  # a retransmission of an accepted INVITE
-        if call is not None and call.invite_key == key:
-            return []  # a late retransmission of a call that has ended: not a new call
+        if call is not None and call.invite_key[:2] == key[:2]:
+            return []  # a late retransmission of a call that has ended (whatever its branch): not a new call
         over_rate = not self.limiter.admit(context.now)
         gateway = Gateway(self.public[0], self.public[1], self.nonces, self._new_nonce(), context.now)
         load = Load(self.in_progress(context.now), self.capacity, over_rate, self.rate_text)
@@ -299,7 +299,7 @@ class Edge:
             return outputs + [Send(answer, source), Wire("tx", source, answer.decode("utf-8", "replace"))]
         self.counters.accepted += 1
         if decision.nonce_used:
-            self.nonces.use(decision.nonce_used, (request.call_id or "", request.cseq_number or 0))
+            self.nonces.use(decision.nonce_used, (request.call_id or "", request.cseq_number or 0), now=context.now)
         max_forwards = int(request.header("Max-Forwards") or 70)
         call = EdgeCall(request.call_id or "", "a", source, context.now, max_forwards=max_forwards, invite_key=key)
         self.calls[call.call_id] = call
@@ -376,10 +376,10 @@ class Edge:
         b2bua_via = wire.via_values(request)[0]
         b2bua_branch = (wire.parse_via(b2bua_via) or wire.Via("UDP", "", None, ())).branch
         branch = self._outward_branch(b2bua_branch)
-        if request.method == "ACK":
+        if request.method in ("ACK", "INVITE"):
             invite = self.invites.get(branch)
-            if invite is not None and invite.given_up:
-                return []  # the ACK of our own 408: the far end never saw a final answer
+            if invite is not None and invite.given_up:  # the far end never saw a final answer
+                return [] if request.method == "ACK" else self._give_up(invite)  # pjsua had not read our 408 yet
         headers = [("Via", f"SIP/2.0/UDP {self.public[0]}:{self.public[1]};branch={branch}")]
         for name, value in _pop_own_route(request.headers, self.public):
             key = canonical_name(name)
@@ -434,7 +434,8 @@ class Edge:
             headers += self._warning(why)
         if response.cseq_method == "INVITE" and status >= 300:
             call = self.calls.get(response.call_id or "")
-            if call is not None and call.leg == "a" and call.ended_at is None:
+            if (call is not None and call.leg == "a" and call.ended_at is None
+                    and response.cseq_number == call.invite_key[1]):  # not a refused re-INVITE
                 call.ended_at = now
         out = replace(wire.with_headers(response, headers), status_code=status, reason=wire.reason_for(status))
         data = wire.to_bytes(out)

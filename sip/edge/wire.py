@@ -9,7 +9,8 @@ Three outcomes:
 - a SipMessage: well formed, the edge may act on it;
 - Malformed: a request too broken to act on, but with enough (a Via) to answer it: 400, 505
   or 513, built by `malformed_response()` from the headers that could be read;
-- None: nothing to answer (empty keep-alives, garbage, broken responses): dropped.
+- None: nothing to answer (empty keep-alives, garbage, broken responses, a request without a
+  usable start line or top Via, a broken ACK): dropped.
 
 `to_bytes()` writes a message back, with a Content-Length it computes itself: what reaches
 pjsua is always re-serialized by us, never the peer's bytes.
@@ -27,6 +28,7 @@ from ..sipmsg import SIP_VERSION, SipMessage, SipParseError, canonical_name, par
 MAX_MESSAGE_BYTES = 4000
 HEADERS_COPIED = ("via", "from", "to", "call-id", "cseq")  # what a response echoes (RFC 3261 8.2.6.2)
 _DIGITS = re.compile(r"[0-9]+")
+_LONE_CR = re.compile(r"\r(?!\n)")
 
 REASONS = {
     100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued", 183: "Session Progress",
@@ -40,12 +42,17 @@ REASONS = {
     500: "Server Internal Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
     504: "Server Time-out", 505: "Version Not Supported", 513: "Message Too Large",
     600: "Busy Everywhere", 603: "Decline", 604: "Does Not Exist Anywhere", 606: "Not Acceptable",
+    300: "Multiple Choices", 301: "Moved Permanently", 302: "Moved Temporarily", 305: "Use Proxy",
+    380: "Alternative Service",
 }
+# RFC 3261 21: a code nobody knows is read as x00 of its class; its words name the class only.
+CLASS_REASONS = {1: "Provisional", 2: "Successful", 3: "Redirection", 4: "Request Failure", 5: "Server Failure",
+                 6: "Global Failure"}
 
 
 def reason_for(status: int) -> str:
     """The standard reason phrase: what every response the gateway sends carries."""
-    return REASONS.get(status) or REASONS.get(status // 100 * 100, "")
+    return REASONS.get(status) or CLASS_REASONS.get(status // 100, "")
 
 
 @dataclass(frozen=True)
@@ -70,21 +77,30 @@ def read(data: bytes) -> SipMessage | Malformed | None:
     if "\x00" in text:
         return _malformed(text.replace("\x00", " "), "the message contains NUL bytes")
     head_end = re.search(r"\r?\n\r?\n", text)
+    if _LONE_CR.search(text, 0, head_end.start() if head_end else len(text)):
+        # pjsip ends a line at a lone CR, sipmsg does not: a header hidden behind one would reach pjsua unseen
+        return _malformed(text, "a header line holds a CR without its LF")
     try:
         message = parse_message(text)
     except SipParseError as error:
         return _malformed(text, str(error))
+    except ValueError:  # int() refuses a number of over 4300 digits (CSeq, Content-Length, status code)
+        return _malformed(text, "a number in the message is thousands of digits long")
     if not message.is_request:
         return message if head_end is not None else None
     if head_end is None:
         return _malformed(text, "the message ends before the blank line after its headers (truncated?)")
+    if top_via(message) is None:
+        return None  # no usable top Via: nothing to answer along
     if len(data) > MAX_MESSAGE_BYTES:
-        return Malformed(513, f"the request is {len(data)} bytes; the gateway takes at most {MAX_MESSAGE_BYTES}",
-                         _copied(message.headers), message.method or "")
-    problem = _request_problem(message, text[head_end.end():])
-    if problem:
-        return Malformed(400, problem, _copied(message.headers), message.method or "")
-    return message
+        status, problem = 513, f"the request is {len(data)} bytes; the gateway takes at most {MAX_MESSAGE_BYTES}"
+    else:
+        status, problem = 400, _request_problem(message, text[head_end.end():])
+    if not problem:
+        return message
+    if message.method == "ACK":
+        return None  # an ACK is never answered
+    return Malformed(status, problem, _copied(message.headers), message.method or "")
 
 
 def _request_problem(message: SipMessage, raw_body: str) -> str:
@@ -101,32 +117,31 @@ def _request_problem(message: SipMessage, raw_body: str) -> str:
     if message.body.strip() and not message.header("Content-Type"):
         return "the request has a body without a Content-Type"
     max_forwards = message.header("Max-Forwards")
-    if max_forwards is not None and (not _DIGITS.fullmatch(max_forwards.strip()) or len(max_forwards.strip()) > 3):
+    if max_forwards is not None and (not _DIGITS.fullmatch(max_forwards.strip()) or int(max_forwards) > 255):
         return f"Max-Forwards {max_forwards[:20]!r} is not a number from 0 to 255"
-    if top_via(message) is None:
-        return "the top Via header is not 'SIP/2.0/UDP host[:port];branch=...'"
     return ""
 
 
 def _malformed(text: str, cause: str) -> Malformed | None:
     """Salvage what a response needs from a message the parser refused; None when we cannot
-    answer (a response, or no Via to answer along)."""
+    answer (a response, no usable start line, or no usable Via to answer along)."""
     lines = text.replace("\r\n", "\n").split("\n\n", 1)[0].split("\n")
     first = lines[0].strip()
-    if first.upper().startswith("SIP/"):
-        return None  # a broken response: nobody to answer
+    words = first.split()
+    if first.upper().startswith("SIP/") or len(words) != 3 or not words[2].upper().startswith("SIP/"):
+        return None  # a broken response (nobody to answer), or not a request line at all
     headers: list[tuple[str, str]] = []
     for line in lines[1:]:
         name, colon, value = line.partition(":")
         if colon and canonical_name(name) in HEADERS_COPIED and "\r" not in value:
             headers.append((name.strip(), value.strip()))
-    if not any(canonical_name(n) == "via" for n, _ in headers):
+    top = next((v for n, v in headers if canonical_name(n) == "via"), None)
+    if top is None or parse_via(top) is None:
         return None
-    words = first.split()
     method = words[0] if words and re.fullmatch(r"[A-Za-z]+", words[0]) else ""
     if method == "ACK":
         return None  # ACK is never answered
-    status = 505 if len(words) == 3 and words[2].upper().startswith("SIP/") and words[2].upper() != SIP_VERSION else 400
+    status = 505 if words[2].upper() != SIP_VERSION else 400
     return Malformed(status, cause[:200], tuple(headers), method)
 
 
@@ -151,23 +166,26 @@ class Via:
         return self.param("branch") or ""
 
 
+# RFC 3261 25.1: SLASH and COLON are SWS "/" SWS and SWS ":" SWS: 'SIP / 2.0 / UDP h : 5060' is legal.
+_SENT_PROTOCOL = re.compile(r"\s*([^\s/]+)\s*/\s*([^\s/]+)\s*/\s*([^\s/;]+)\s+(.*)", re.DOTALL)
+_SENT_BY = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+)(?:\s*:\s*([0-9]{1,5}))?")
+
+
 def parse_via(value: str) -> Via | None:
     """The first via-parm of a Via header value: 'SIP/2.0/UDP host:port;branch=z9hG4bK..'."""
-    first = _split_commas(value)[0].strip()
-    protocol, _, rest = first.partition(" ")
-    parts = protocol.split("/")
-    if len(parts) != 3 or f"{parts[0]}/{parts[1]}".upper() != SIP_VERSION or not rest.strip():
+    protocol = _SENT_PROTOCOL.fullmatch(_split_commas(value)[0].strip())
+    if protocol is None or f"{protocol[1]}/{protocol[2]}".upper() != SIP_VERSION:
         return None
-    sent_by, *raw_params = rest.strip().split(";")
-    host, colon, port_text = sent_by.strip().rpartition(":") if sent_by.count(":") == 1 else (sent_by.strip(), "", "")
-    if not host or (colon and (not _DIGITS.fullmatch(port_text) or not 0 < int(port_text) < 65536)):
+    sent_by_text, *raw_params = protocol[4].split(";")
+    sent_by = _SENT_BY.fullmatch(sent_by_text.strip())
+    if sent_by is None or (sent_by[2] is not None and not 0 < int(sent_by[2]) < 65536):
         return None
     params = []
     for raw in raw_params:
         key, equals, val = raw.strip().partition("=")
         if key:
             params.append((key.strip(), val.strip() if equals else None))
-    return Via(parts[2].upper(), host, int(port_text) if colon else None, tuple(params))
+    return Via(protocol[3].upper(), sent_by[1], int(sent_by[2]) if sent_by[2] else None, tuple(params))
 
 
 def top_via(message: SipMessage) -> Via | None:
@@ -244,7 +262,7 @@ def local_tag(*parts: str) -> str:
 def response(request_headers, status: int, extra: list[tuple[str, str]] | tuple = (), *,
              tag_seed: str = "", body: str = "", reason: str = "") -> SipMessage:
     """A response built from a request's headers (Via, From, To, Call-ID, CSeq echoed); a To
-    tag is added to a final response whose To has none."""
+    tag is added to a response other than 100 whose To has none (an 18x opens an early dialog)."""
     headers: list[tuple[str, str]] = []
     for name, value in request_headers:
         key = canonical_name(name)
@@ -264,9 +282,14 @@ def has_tag(value: str | None) -> bool:
     return value is not None and ";tag=" in value.replace(" ", "").lower()
 
 
+_DISPLAY_NAME = re.compile(r'\s*"(?:[^"\\]|\\.)*"')
+_SIP_URI = re.compile(r"(sips?:)([^@;>?\s]*@)?(\[[^\]]*\]|[^;>?\s:]+)(:\d+)?", re.IGNORECASE)
+
+
 def uri_with_host(uri: str, host: str, port: int) -> str:
     """A sip: URI (or a header value holding one) with its host:port replaced."""
-    match = re.search(r"(sips?:)([^@;>?\s]*@)?(\[[^\]]*\]|[^;>?\s:]+)(:\d+)?", uri, re.IGNORECASE)
+    display = _DISPLAY_NAME.match(uri)  # a quoted display name may itself read like a URI
+    match = _SIP_URI.search(uri, display.end() if display else 0)
     if match is None:
         return uri
     return f"{uri[:match.start(3)]}{host}:{port}{uri[match.end(4) if match.group(4) else match.end(3):]}"
