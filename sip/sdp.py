@@ -188,3 +188,15 @@ def is_hold(body: str) -> bool:
     return bool(audio) and all(
         m.direction in ("sendonly", "inactive") or (m.connection or sdp.connection) == HOLD_ADDRESS for m in audio
     )
+
+
+def address_problem(body: str) -> str | None:
+    """Why an SDP (an answer as much as an offer) would send RTP or RTCP off loopback, or None.
+    Only the addresses: an answer's codecs and streams are pjsua's to negotiate."""
+    if not body.strip():
+        return None
+    try:
+        sdp = parse_sdp(body)
+    except SdpError as error:
+        return f"the SDP cannot be read: {error}"
+    return next((problem for address in sdp.addresses() if (problem := _off_loopback(address))), None)

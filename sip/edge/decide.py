@@ -28,7 +28,8 @@ from ..routing import InboundRoute, NoRoute, dialled_number, route_inbound, rout
 from ..sdp import check_offer
 from ..sipmsg import SipMessage, uri_user
 
-SUPPORTED_EXTENSIONS = frozenset({"replaces", "timer", "norefersub"})  # accepted in Require without acting on them
+# Accepted in Require without acting on them. Not 'replaces': the gateway carries no transfers.
+SUPPORTED_EXTENSIONS = frozenset({"timer", "norefersub"})
 RETRY_AFTER_CPS_S = 1
 RETRY_AFTER_BUSY_S = 5
 

@@ -46,7 +46,7 @@ from store.records import Account
 from ..auth import Gateway
 from ..nonces import NonceBook
 from ..ratelimit import CallRateLimiter
-from ..sdp import check_offer
+from ..sdp import address_problem, check_offer
 from ..sipmsg import SipMessage, canonical_name, uri_host_port
 from . import wire
 from .decide import Accept, Decision, Load, Refuse, decide
@@ -114,6 +114,7 @@ class ClientInvite:
     """An INVITE pjsua sent onward (a B leg, or a re-INVITE), watched for an answer."""
 
     call_id: str
+    branch: str  # ours, as it left G: its ACK (after a non-2xx) carries it again
     sent: SipMessage  # as it left G
     b2bua_via: str
     peer: Addr
@@ -193,9 +194,10 @@ class Edge:
             return []
         if isinstance(message, wire.Malformed):
             self.counters.malformed += 1
-            answer = wire.response(message.headers, message.status, self._warning(message.cause),
-                                   tag_seed=self._tag_seed(message.headers))
-            return [Send(wire.to_bytes(answer), source)]
+            answer = wire.to_bytes(wire.response(message.headers, message.status, self._warning(message.cause),
+                                                 tag_seed=self._tag_seed(message.headers)))
+            return [Wire("rx", source, data.decode("utf-8", "replace")[:wire.MAX_MESSAGE_BYTES]),
+                    Send(answer, source), Wire("tx", source, answer.decode("utf-8", "replace"))]
         message = wire.with_headers(message, _without_internal(message.headers))
         outputs: list[Output] = [Wire("rx", source, message_text(message))]
         if message.is_request:
@@ -245,8 +247,14 @@ class Edge:
         if method not in ALLOWED_METHODS:
             return self._answer(request, source, 501, [("Allow", ALLOW)], f"{method} is not a SIP method the gateway knows")
         key = self._key(request)
+        if call is not None and (method != "INVITE" or in_dialog):
+            refusal = self._in_call_refusal(request, source, call)
+            if refusal is not None:
+                return [] if method == "ACK" else self._answer(request, source, *refusal)
         if method == "ACK":
             if call is not None:
+                if address_problem(request.body):  # an answer sending RTP off loopback: pjsua gets
+                    request = replace(request, body="")  # none, and ends the call itself
                 return self._forward_inward(request, source, call)
             return []  # the ACK of a refusal we sent, or of nothing: absorbed
         if method == "CANCEL":
@@ -265,6 +273,17 @@ class Edge:
             return self._forward_inward(request, source, call)
         return self._new_invite(request, source, context, key)
 
+    def _in_call_refusal(self, request: SipMessage, source: Addr, call: EdgeCall) -> tuple | None:
+        """(status, extra headers, why) when a request in a call the gateway carries is refused:
+        it must come from the address the call's peer signals from (Call-ID and tags are on every
+        ladder: knowing them is not enough), and have a hop left."""
+        if source[0] != call.peer[0]:
+            return 403, [], f"requests in this call are taken from {call.peer[0]} only"
+        max_forwards = request.header("Max-Forwards")
+        if max_forwards is not None and int(max_forwards) == 0:  # read() checked it is a number
+            return 483, [], "Max-Forwards reached 0"
+        return None
+
     def _reoffer_refusal(self, request: SipMessage) -> str | None:
         """A re-INVITE may not move RTP off loopback either (codecs are pjsua's to negotiate)."""
         if not request.body.strip():
@@ -278,6 +297,8 @@ class Edge:
         if remembered is not None:  # a retransmission of an INVITE we refused: the same answer
             return [Send(remembered[0], source), Wire("tx", source, remembered[0].decode("utf-8", "replace"))]
         call = self.calls.get(request.call_id or "")
+        if call is not None and call.leg == "b":  # our own B leg coming back: a routing loop
+            return self._answer(request, source, 482, why="this INVITE is one the gateway sent: a loop")
         if call is not None and call.leg == "a" and call.ended_at is None:
             return self._forward_inward(request, source, call)  # a retransmission of an accepted INVITE
         if call is not None and call.invite_key[:2] == key[:2]:
@@ -311,7 +332,8 @@ class Edge:
         """On to pjsua: our Via on top (its branch says where the answer goes), one hop less."""
         top = wire.via_values(request)[0]
         headers = [("Via", f"SIP/2.0/UDP {self.public[0]}:{self.public[1]};branch={self._inward_branch(source, top)}")]
-        headers += _pop_own_route(request.headers, self.public)
+        headers += [(n, v) for n, v in _pop_own_route(request.headers, self.public)
+                    if canonical_name(n) != "replaces"]  # the gateway carries no transfers
         max_forwards = request.header("Max-Forwards")
         if max_forwards is not None:
             headers = wire.replace_header(headers, "Max-Forwards", str(max(0, int(max_forwards) - 1)))
@@ -333,6 +355,13 @@ class Edge:
         if invite is not None:
             if invite.given_up:
                 return self._late_answer(invite, response)
+            problem = address_problem(response.body)
+            if problem and 200 <= (response.status_code or 0) < 300:
+                # The far end answered with RTP off loopback: it is hung up, pjsua told 488.
+                invite.given_up = True
+                return self._late_answer(invite, response) + self._give_up(invite, 488, problem)
+            if problem:
+                response = replace(response, body="")  # early media off loopback: a plain 18x
             if response.status_code and response.status_code >= 200:
                 invite.final = response.status_code
             else:
@@ -346,9 +375,18 @@ class Edge:
         return [Send(wire.to_bytes(wire.with_headers(response, headers)), self.b2bua)]
 
     def _late_answer(self, invite: ClientInvite, response: SipMessage) -> list[Output]:
-        """An answer to an INVITE the edge gave up on: a 2xx is ACKed and hung up here."""
-        if not response.status_code or not 200 <= response.status_code < 300:
+        """An answer to an INVITE the edge gave up on: a failure is ACKed (or the far end repeats
+        it for 32 s); a 2xx is ACKed and hung up."""
+        if not response.status_code or response.status_code < 200:
             return []
+        if response.status_code >= 300:  # hop by hop: the INVITE's own branch and Request-URI
+            ack = SipMessage(True, "ACK", invite.sent.request_uri, None, None, (
+                ("Via", f"SIP/2.0/UDP {self.public[0]}:{self.public[1]};branch={invite.branch}"),
+                ("From", invite.sent.header("From") or ""), ("To", response.header("To") or ""),
+                ("Call-ID", invite.call_id), ("CSeq", f"{invite.sent.cseq_number or 1} ACK"),
+                ("Max-Forwards", "70")), "")
+            data = wire.to_bytes(ack)
+            return [Send(data, invite.peer), Wire("tx", invite.peer, data.decode())]
         contact = response.header("Contact") or ""
         target = contact[contact.find("<") + 1:contact.find(">")] if "<" in contact else contact.split(";")[0]
         common = [("From", invite.sent.header("From") or ""), ("To", response.header("To") or ""),
@@ -405,7 +443,7 @@ class Edge:
             timeout = self.b_leg_timeout_s if new_dialog else LINGER_S
             existing = self.invites.get(branch)
             if existing is None:  # not a retransmission: watch it
-                self.invites[branch] = ClientInvite(call_id, sent, b2bua_via, call.peer, now + timeout,
+                self.invites[branch] = ClientInvite(call_id, branch, sent, b2bua_via, call.peer, now + timeout,
                                                     now + timeout + FINAL_GRACE_S)
         elif request.method == "CANCEL":
             invite = self.invites.get(branch)
@@ -447,12 +485,13 @@ class Edge:
         answer = wire.response(request.headers, status, [(WHY_HEADER, why)], tag_seed=request.call_id or "")
         return [Send(wire.to_bytes(answer), self.b2bua)]
 
-    def _give_up(self, invite: ClientInvite) -> list[Output]:
-        """Answer pjsua's INVITE 408 on behalf of a target that stays silent."""
+    def _give_up(self, invite: ClientInvite, status: int = 408, why: str = "") -> list[Output]:
+        """Answer pjsua's INVITE ourselves: 408 on behalf of a target that stays silent, or
+        another refusal of what the target answered."""
         headers = [("Via", invite.b2bua_via)] + [(n, v) for n, v in invite.sent.headers
                                                   if canonical_name(n) in ("from", "to", "call-id", "cseq")]
-        answer = wire.response(headers, 408, [(WHY_HEADER, f"no answer from {invite.peer[0]}:{invite.peer[1]}")],
-                               tag_seed=invite.call_id)
+        why = why or f"no answer from {invite.peer[0]}:{invite.peer[1]}"
+        answer = wire.response(headers, status, [(WHY_HEADER, why)], tag_seed=invite.call_id)
         return [Send(wire.to_bytes(answer), self.b2bua)]
 
     # ------------------------------------------------------------------ answers and branches

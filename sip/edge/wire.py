@@ -279,7 +279,11 @@ _LONG_NAMES = {"via": "Via", "from": "From", "to": "To", "call-id": "Call-ID", "
 
 
 def has_tag(value: str | None) -> bool:
-    return value is not None and ";tag=" in value.replace(" ", "").lower()
+    """A From/To header value with a tag parameter (of the header, not of a URI in <...>)."""
+    if value is None:
+        return False
+    params = value.rsplit(">", 1)[1] if "<" in value else value
+    return ";tag=" in params.replace(" ", "").lower()
 
 
 _DISPLAY_NAME = re.compile(r'\s*"(?:[^"\\]|\\.)*"')

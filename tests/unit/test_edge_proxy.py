@@ -836,12 +836,95 @@ def test_a_late_2xx_after_giving_up_is_acked_and_hung_up_by_the_edge():
     assert sends(lab.rx(late, PSTN)) == sends(outputs)  # its retransmission: ACKed (and BYEd) again
 
 
-def test_a_late_non_2xx_after_giving_up_goes_nowhere():
+def test_a_late_non_2xx_after_giving_up_is_acked_and_goes_no_further():
     lab = Lab()
     lab.taken_up()
     sent = only(PSTN, lab.rx(lab.b_leg(), B2BUA))
     lab.tick(B_TIMEOUT)
-    assert to(B2BUA, lab.rx(answer_to(sent, 486), PSTN)) == []
+    ack = only(PSTN, lab.rx(answer_to(sent, 486, to_tag="busy"), PSTN))  # or the PSTN repeats it for 32 s
+    assert (ack.method, ack.header("CSeq"), ack.request_uri) == ("ACK", "4711 ACK", sent.request_uri)
+    assert wire.top_via(ack).branch == wire.top_via(sent).branch  # hop by hop: the INVITE's own branch
+    assert ack.header("To").endswith(";tag=busy")
+
+
+# ------------------------------------------------------------------ answers that would send RTP off loopback
+
+OFF_LOOPBACK_SDP = SDP.format(ip="192.168.1.20")
+
+
+def test_a_2xx_answer_off_loopback_is_hung_up_and_pjsua_told_488():
+    lab = Lab()
+    lab.taken_up()
+    sent = only(PSTN, lab.rx(lab.b_leg(), B2BUA))
+    outputs = lab.rx(answer_to(sent, 200, to_tag="far", body=OFF_LOOPBACK_SDP,
+                               contact="<sip:pstn@127.0.0.20:5060>"), PSTN)
+    ack, bye = to(PSTN, outputs)
+    assert (ack.method, bye.method) == ("ACK", "BYE")
+    told = only(B2BUA, [o for o in outputs if isinstance(o, Send) and o.to == B2BUA])
+    assert told.status_code == 488 and "off loopback" in told.header(WHY_HEADER)
+    assert all(m.body == "" for m in to(B2BUA, outputs))  # the off-loopback SDP never reaches pjsua
+
+
+def test_early_media_off_loopback_reaches_pjsua_as_a_plain_provisional():
+    lab = Lab()
+    lab.taken_up()
+    sent = only(PSTN, lab.rx(lab.b_leg(), B2BUA))
+    progress = only(B2BUA, lab.rx(answer_to(sent, 183, body=OFF_LOOPBACK_SDP), PSTN))
+    assert progress.status_code == 183 and progress.body == ""
+
+
+def test_a_delayed_offer_answer_off_loopback_never_reaches_pjsua():
+    lab = Lab()
+    lab.taken_up(body="")
+    ack = outside_request("ACK", to_tag="pj-tag", cseq=1, branch="z9hG4bK-ack", body=OFF_LOOPBACK_SDP)
+    forwarded = only(B2BUA, lab.rx(ack, PBX))
+    assert forwarded.method == "ACK" and forwarded.body == ""  # no answer: pjsua ends the call itself
+
+
+# ------------------------------------------------------------------ requests in a call
+
+def test_a_request_in_a_call_from_another_address_is_refused():
+    """Call-ID and tags are on every ladder: knowing them does not make you the caller."""
+    lab = Lab()
+    lab.taken_up()
+    stranger = ("127.0.0.31", 5060)
+    answer = only(stranger, lab.rx(outside_request("BYE", stranger, to_tag="pj-tag", cseq=2), stranger))
+    assert answer.status_code == 403 and "127.0.0.10" in warning(answer)
+    assert sends(lab.rx(outside_request("ACK", stranger, to_tag="pj-tag", body=""), stranger)) == []
+    assert only(B2BUA, lab.rx(outside_request("BYE", to_tag="pj-tag", cseq=2), PBX)).method == "BYE"
+
+
+def test_a_request_in_a_call_with_max_forwards_0_is_483():
+    lab = Lab()
+    lab.taken_up()
+    answer = only(PBX, lab.rx(outside_request("BYE", to_tag="pj-tag", cseq=2, max_forwards="0"), PBX))
+    assert answer.status_code == 483
+
+
+def test_replaces_never_reaches_pjsua():
+    lab = Lab()
+    forwarded = lab.accept(headers=(("Replaces", "other@pbx;to-tag=1;from-tag=2"),))
+    assert forwarded.header("Replaces") is None
+
+
+def test_an_invite_with_one_of_our_b_legs_call_id_is_a_loop():
+    lab = Lab()
+    lab.taken_up()
+    only(PSTN, lab.rx(lab.b_leg(), B2BUA))
+    answer = only(PSTN, lab.rx(outside_request("INVITE", PSTN, number=DID, call_id="b-1@pj"), PSTN))
+    assert answer.status_code == 482
+
+
+def test_a_tag_inside_the_to_uri_is_not_a_to_tag():
+    assert not wire.has_tag("<sip:1202@127.0.0.2;tag=x>")
+    assert wire.has_tag("<sip:1202@127.0.0.2;tag=x>;tag=y") and wire.has_tag("sip:1202@127.0.0.2;tag=y")
+
+
+def test_a_malformed_request_and_its_400_show_on_the_wire():
+    lab = Lab()
+    outputs = lab.rx(outside_request("INVITE").replace(b"CSeq: 1 INVITE", b"CSeq: 1 BYE"), PBX)
+    assert [(o.direction, o.remote) for o in outputs if isinstance(o, Wire)] == [("rx", PBX), ("tx", PBX)]
+    assert only(PBX, outputs).status_code == 400
 
 
 def test_a_provisional_answer_holds_off_the_408_until_the_final_deadline():
