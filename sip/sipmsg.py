@@ -218,12 +218,12 @@ def _parse_status_line(line: str) -> tuple[int, str]:
         raise SipParseError(
             f"status code {_show(code_text)} is not a number (line {_show(line)})"
         )
-    code = int(code_text)
-    if len(code_text) != 3 or not 100 <= code <= 699:
+    if len(code_text) != 3 or not 100 <= int(code_text) <= 699:  # length first: int() of 5000 digits raises
         raise SipParseError(
-            f"status code {code_text} out of range: SIP status codes are "
+            f"status code {code_text if len(code_text) <= 10 else code_text[:10] + '...'} out of range: SIP status codes are "
             "three digits from 100 to 699"
         )
+    code = int(code_text)
     reason = parts[2] if len(parts) == 3 else ""
     return code, reason
 
@@ -319,7 +319,7 @@ def _split_cseq(value: str | None) -> tuple[int, str] | None:
     if value is None:
         return None
     parts = value.split()
-    if len(parts) != 2 or not _DIGITS.fullmatch(parts[0]) or not _TOKEN.fullmatch(parts[1]):
+    if len(parts) != 2 or not _DIGITS.fullmatch(parts[0]) or len(parts[0]) > 10 or not _TOKEN.fullmatch(parts[1]):
         return None
     number = int(parts[0])
     if number >= 2**31:  # RFC 3261 section 8.1.1.5: must fit in 32 bits, < 2**31
@@ -336,8 +336,8 @@ def _apply_content_length(headers: tuple[tuple[str, str], ...], body: str) -> st
     declared = _first_value(headers, "Content-Length")
     if declared is None:
         return body
-    if not _DIGITS.fullmatch(declared):
-        raise SipParseError(f"Content-Length {_show(declared)} is not a whole number")
+    if not _DIGITS.fullmatch(declared) or len(declared) > 10:
+        raise SipParseError(f"Content-Length {_show(declared)} is not a whole number of bytes")
     length = int(declared)
     try:
         # surrogateescape round-trips bytes that were decoded the same way.
@@ -441,6 +441,6 @@ def uri_host_port(value: str) -> tuple[str, int | None] | None:
         return None
     if port_text is None:
         return host, None
-    if not _DIGITS.fullmatch(port_text) or not 0 < int(port_text) <= 65535:
+    if not _DIGITS.fullmatch(port_text) or len(port_text) > 5 or not 0 < int(port_text) <= 65535:
         return None
     return host, int(port_text)

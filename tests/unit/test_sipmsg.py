@@ -786,3 +786,22 @@ def test_uri_helpers_on_parsed_headers():
     assert uri_user(msg.header("From")) == "sipp"
     assert uri_host_port(msg.header("Contact")) == ("127.0.0.1", 5061)
     assert uri_host_port(msg.request_uri) == ("127.0.0.2", 5060)
+
+
+@pytest.mark.parametrize("field", ["cseq", "content-length", "status", "port"])
+def test_numbers_of_thousands_of_digits_are_parse_errors_not_crashes(field):
+    """Python refuses int() of over 4300 digits with a ValueError; the parser must say why instead."""
+    huge = "9" * 5000
+    request = ("INVITE sip:a@127.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.9;branch=z9hG4bK1\r\n"
+               "From: <sip:b@x>;tag=1\r\nTo: <sip:a@y>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    if field == "cseq":
+        text = request.replace("CSeq: 1 INVITE", f"CSeq: {huge} INVITE")
+    elif field == "content-length":
+        text = request.replace("Content-Length: 0", f"Content-Length: {huge}")
+    elif field == "status":
+        text = "SIP/2.0 " + huge + " OK" + request[request.index("\r\n"):]
+    else:
+        assert uri_host_port(f"sip:a@127.0.0.2:{huge}") is None
+        return
+    with pytest.raises(SipParseError):
+        parse_message(text)
