@@ -180,7 +180,7 @@ def print_call(call, account) -> None:
     for note in call.notes:
         print(f"  note: {note}")
     for decision in call.decisions:
-        print(f"  gateway {decision.get('src', '')}: {decision.get('cause', '')}")
+        print(f"  gateway {decision.src}: {decision.cause}")
     for party in ("pstn", "pbx"):
         sent, received = call.digits(party, "tx"), call.digits(party, "rx")
         if sent or received:
@@ -189,14 +189,11 @@ def print_call(call, account) -> None:
     setup = f", setup {call.setup_ms:.1f} ms" if call.setup_ms is not None else ""
     print(f"final: {call.final_code} {call.final_reason} ({outcome}{setup})")
     if call.answered_at is not None:
-        for (agent, _), leg in sorted(call.legs.items()):
-            f = leg.figures
-            tone = f.get("tone")
-            heard = "" if tone is None else f"  far tone {'HEARD' if call.heard.get(agent) else 'NOT heard'}"
-            leg_name = f"{agent} <-> {f.get('remote_rtp', '?').rpartition(':')[0]}"
-            print(f"  {leg_name:<24} {f.get('codec', '?'):<10} rx {f.get('rx', {}).get('pkt', 0):>4} pkt "
-                  f"loss {f.get('rx', {}).get('loss', 0)}  jitter {f.get('rx', {}).get('jitter_ms', 0)} ms  "
-                  f"tx {f.get('tx', {}).get('pkt', 0):>4} pkt{heard}")
+        for (agent, _), f in sorted(call.legs.items()):
+            heard = "" if f.tone is None else f"  far tone {'HEARD' if call.heard.get(agent) else 'NOT heard'}"
+            leg_name = f"{agent} <-> {f.remote_rtp.rpartition(':')[0] or '?'}"
+            print(f"  {leg_name:<24} {f.codec or '?':<10} rx {f.rx.pkt:>4} pkt "
+                  f"loss {f.rx.loss}  jitter {f.rx.jitter_ms} ms  tx {f.tx.pkt:>4} pkt{heard}")
 
 
 async def cmd_call(args: argparse.Namespace) -> int:
@@ -267,20 +264,29 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    def show(source: str, event: dict) -> None:
-        kind = event.get("ev")
-        stamp = time.strftime("%H:%M:%S", time.localtime(event.get("t", time.time())))
-        if kind == "sip":
-            first = event["text"].split("\r\n", 1)[0]
-            arrow = "->" if event["dir"] == "tx" else "<-"
-            print(f"{stamp} {source:<18} {arrow} {event['remote']:<21} {first}", flush=True)
-        elif kind == "drop":
-            print(f"{stamp} {'PBX firewall':<18} x  {event['src']:<21} {event['first_line']}  ({event['note']})", flush=True)
-        elif kind in ("agent", "decision", "call", "b_timeout", "error"):
-            fields = {k: v for k, v in event.items() if k not in ("ev", "t", "account", "text", "config")}
-            print(f"{stamp} {source:<18} {kind}: {json.dumps(fields)}", flush=True)
+    from sip import events
 
-    async def body(lab) -> int:
+    async def body(lab) -> int:  # one line per SIP message, drop, gateway decision and call event
+        def show(event: events.EngineEvent) -> None:
+            stamp = time.strftime("%H:%M:%S")
+            match event:
+                case events.SipCaptured(message=m) if not m.dropped:
+                    print(f"{stamp} {m.agent:<12} {m.src:>21} -> {m.dst:<21} {m.first_line}", flush=True)
+                case events.FirewallDropped(drop=drop):
+                    what = getattr(drop, "first_line", None) or f"{getattr(drop, 'packets', 0)} RTP packets"
+                    print(f"{stamp} {'PBX firewall':<12} {drop.src:>21} -x {drop.dst:<21} {what}  ({drop.note})", flush=True)
+                case events.GatewayDecided(ref=ref, decision=d):
+                    outcome = f"{d.status} {d.reason}" if d.refused else "accepted"
+                    print(f"{stamp} {'gateway':<12} call {ref}: {outcome}: {d.cause}", flush=True)
+                case events.CallChanged(ref=ref) if ref in lab.book.calls:
+                    call = lab.book.calls[ref]
+                    code = f" {call.final_code} {call.final_reason}" if call.finished and call.final_code else ""
+                    print(f"{stamp} {'lab':<12} call {ref} {call.direction} {call.to_number}: {call.state}{code}", flush=True)
+                case events.AgentStateChanged(agent=agent, state=state, detail=detail):
+                    print(f"{stamp} {agent:<12} {state}{f' ({detail})' if detail else ''}", flush=True)
+                case events.AgentError(agent=agent, message=message):
+                    print(f"{stamp} {agent:<12} error: {message}", flush=True)
+
         lab.subscribe(show)
         print(f"trunklab serving: System Gateway at {', '.join(lab.gateway_addresses)}; Ctrl-C to stop", flush=True)
         await stop.wait()

@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sip.events import AgentStateChanged  # noqa: E402
 from sip.lab import Lab, LabCall  # noqa: E402
 from store import AddressPlan, Store  # noqa: E402
 
@@ -133,8 +134,9 @@ async def main() -> None:
         pstn_ip = (await store.account()).party("pstn").ip
         await store.add_firewall_rule(pstn_ip, note="bench: the direct baseline")  # PSTN -> PBX directly
         lab = Lab(store)
-        agent_events: list[tuple[str, dict]] = []
-        lab.subscribe(lambda source, event: agent_events.append((source, event)) if event.get("ev") == "agent" else None)
+        agent_events: list[tuple[float, AgentStateChanged]] = []  # (when heard, the event)
+        lab.subscribe(lambda event: agent_events.append((time.time(), event))
+                      if isinstance(event, AgentStateChanged) else None)
         await lab.start()
         try:
             print(f"machine: {shutil.which('sipp') and 'sipp present' or 'no sipp'}; python {sys.version.split()[0]}")
@@ -156,20 +158,20 @@ async def main() -> None:
                     name = f"gateway {lab.account.system_gateway.addresses[0].ip}"
                     restarted = lab.supervisor.pid(name) != before[name]
                     routed = [d for c in lab.book.calls.values() if c.external for d in c.decisions
-                              if d.get("status") is None]
-                    unauthenticated = [d for d in routed if d.get("auth") not in ("ip", "proxy", "header")]
+                              if d.status is None]
+                    unauthenticated = [d for d in routed if d.auth not in ("ip", "proxy", "header")]
                     refused = sum(1 for c in lab.book.calls.values() if c.external
-                                  for d in c.decisions if d.get("status") == 503)
-                    crashes = [e for s, e in agent_events if s == name and e.get("state") == "crashed"]
-                    for crash in crashes:
-                        back = next((e["t"] for s, e in agent_events if s == name and e.get("state") == "up"
-                                     and e["t"] > crash["t"]), None)
-                        print(f"  {name} {crash['reason']} ({crash['last_words'][-120:]}); "
-                              f"up again after {back - crash['t']:.2f} s" if back else "  not back up")
+                                  for d in c.decisions if d.status == 503)
+                    crashes = [(t, e) for t, e in agent_events if e.agent == name and e.state == "crashed"]
+                    for crashed_at, crash in crashes:
+                        back = next((t for t, e in agent_events if e.agent == name and e.state == "up"
+                                     and t > crashed_at), None)
+                        print(f"  {name} {crash.detail} ({crash.last_words[-120:]}); "
+                              f"up again after {back - crashed_at:.2f} s" if back else "  not back up")
                     if "--verbose" in sys.argv:
-                        for s_, e in agent_events:
-                            if s_ == name:
-                                print("   ", round(e["t"] % 1000, 3), e.get("state"), e.get("restart_in_s", ""), e.get("restarts", ""))
+                        for t, e in agent_events:
+                            if e.agent == name:
+                                print("   ", round(t % 1000, 3), e.state, e.detail)
                     agent_events.clear()
                     after = await lab.place_inbound("12025550100", via=lab.account.system_gateway.addresses[0].ip)
                     await lab.wait_until(lambda: after.state in ("answered", "failed"), 10)

@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from screens.lab_app import TrunkLabApp  # noqa: E402
-from sip.calls import Captured  # noqa: E402
 from sip.lab import Lab  # noqa: E402
 from sip.replay import load_recording, recorded_supervisor_factory  # noqa: E402
+from store.records import SipMessageRecord  # noqa: E402
 
 EVENTS = ROOT / "tests" / "fixtures" / "events"
 
@@ -36,7 +36,7 @@ def big_call(lab: Lab, count: int) -> None:
     for i in range(count):
         src, dst = ("127.0.0.2:5060", "127.0.0.10:5060") if i % 2 == 0 else ("127.0.0.10:5060", "127.0.0.2:5060")
         line = "OPTIONS sip:pbx@127.0.0.10:5060 SIP/2.0" if i % 2 == 0 else "SIP/2.0 200 OK"
-        call.messages.append(Captured(start + i * 0.001, "gateway" if i % 2 == 0 else "pbx", "tx", src, dst,
+        call.messages.append(SipMessageRecord(start + i * 0.001, "gateway" if i % 2 == 0 else "pbx", "tx", src, dst,
                                       "bench", line, line + "\r\n\r\n"))
 
 
@@ -79,7 +79,7 @@ async def main() -> None:
             print(f"one page down, repainted:     {raw * 1000:8.2f} ms")
             print(f"scroll down and up, {pages} pages: {elapsed * 1000:8.1f} ms ({elapsed / pages * 1000:.2f} ms a page)")
             started = time.perf_counter()
-            app.lab._on_agent_event("pstn", {"ev": "media", "t": time.time(), "sip_call_id": "bench"})
+            app.lab.on_agent_event("pstn", {"ev": "media", "t": time.time(), "sip_call_id": "bench"})
             await pilot.pause()
             print(f"one engine event while shown: {(time.perf_counter() - started) * 1000:8.1f} ms")
             await app.action_quit()

@@ -1,17 +1,30 @@
-"""What every lab screen shares: the header, the agents' status bar, the footer."""
+"""What every lab screen shares: the header, the agents' status bar, the footer, and how a
+screen stays true to the lab (sip/lab.py owns the state; screens show it).
+
+A screen shows what `self.lab` holds. It draws everything in `refresh_view()` (on mount, when
+it comes back on top, when the account changes) and, where it is worth it, reacts to finer
+engine messages with `@on(messages.X)` handlers of its own.
+"""
 
 from __future__ import annotations
 
+from textual import on
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from .messages import AccountChanged, EngineEvent
+from sip.lab import Lab
+
+from . import messages
 from .widgets.status_bar import AgentStatusBar
 
 
 class LabScreen(Screen):
     BINDINGS = [("escape", "app.open('dashboard')", "Back")]
+
+    @property
+    def lab(self) -> Lab:
+        return self.app.lab
 
     def compose_body(self) -> ComposeResult:
         yield from ()
@@ -19,27 +32,27 @@ class LabScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         yield from self.compose_body()
-        yield AgentStatusBar(self.app.lab.agent_states if self.app.lab else {})
+        yield AgentStatusBar(self.lab.agent_states)
         yield Footer()
 
-    def on_engine_event(self, message: EngineEvent) -> None:
-        if message.event.get("ev") in ("agent", "engine") and self.app.lab is not None:
-            self.query_one(AgentStatusBar).refresh_states(self.app.lab.agent_states)
-        self.engine_event(message.source, message.event)
-
-    def on_account_changed(self, message: AccountChanged) -> None:
-        self.refresh_account()
+    def on_mount(self) -> None:
+        self.refresh_view()
 
     def on_screen_resume(self) -> None:
-        """Back on top (after another screen or a dialog): show what changed meanwhile."""
-        if self.is_mounted and self.app.account is not None:
-            if self.app.lab is not None:
-                self.query_one(AgentStatusBar).refresh_states(self.app.lab.agent_states)
-            self.refresh_account()
-            self.engine_event("lab", {"ev": "resume"})
+        """Back on top (another screen or a dialog was): show what changed meanwhile."""
+        if self.is_mounted:
+            self.query_one(AgentStatusBar).refresh_states(self.lab.agent_states)
+            self.refresh_view()
 
-    def engine_event(self, source: str, event: dict) -> None:
-        """Screens override: react to the lab's events."""
+    @on(messages.AgentStateChanged)
+    @on(messages.EngineStarted)
+    @on(messages.EngineFailed)
+    def _agents_changed(self) -> None:
+        self.query_one(AgentStatusBar).refresh_states(self.lab.agent_states)
 
-    def refresh_account(self) -> None:
-        """Screens override: re-read self.app.account."""
+    @on(messages.AccountChanged)
+    def _account_changed(self) -> None:
+        self.refresh_view()
+
+    def refresh_view(self) -> None:
+        """Screens override: draw what they show from self.lab."""

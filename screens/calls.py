@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -17,6 +18,7 @@ from sip.calls import LabCall
 from sip.ladder import columns, rungs
 from sip.lab import PSTN_TEST_NUMBER, LabError
 
+from . import messages
 from .base import LabScreen
 from .widgets.inputs import LabInput
 from .widgets.ladder import LadderView, header
@@ -44,17 +46,14 @@ def audio_text(call: LabCall) -> Text:
     if not call.legs:
         text.append("no audio yet", style="grey62")
         return text
-    for (agent, _), leg in sorted(call.legs.items()):
-        f = leg.figures
-        rx, tx = f.get("rx", {}), f.get("tx", {})
-        far = f.get("remote_rtp", "?").rpartition(":")[0]
+    for (agent, _), f in sorted(call.legs.items()):
+        far = f.remote_rtp.rpartition(":")[0] or "?"
         text.append(f"{PARTY_NAMES.get(agent, agent):<4} ", style="bold")
-        text.append(f"⇦{far:<11} {rx.get('pkt', 0):>5} pkt loss {rx.get('loss', 0):<2} "
-                    f"{rx.get('jitter_ms', 0):4.1f}ms {level_bar(f.get('level_rx', 0))} ⇨{tx.get('pkt', 0):>5} pkt")
-        tone = f.get("tone")
-        if tone is not None:
+        text.append(f"⇦{far:<11} {f.rx.pkt:>5} pkt loss {f.rx.loss:<2} "
+                    f"{f.rx.jitter_ms:4.1f}ms {level_bar(f.level_rx)} ⇨{f.tx.pkt:>5} pkt")
+        if f.tone is not None:
             heard = call.heard.get(agent, False)
-            text.append(f" {tone['hz']:.0f}Hz {'✔' if heard else '✘ silent'}", style="green" if heard else "red")
+            text.append(f" {f.tone.hz:.0f}Hz {'✔' if heard else '✘ silent'}", style="green" if heard else "red")
         text.append("\n")
     return text
 
@@ -64,9 +63,9 @@ class PlaceCallScreen(ModalScreen[dict | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, direction: str, numbers: list[str], gateways: list[str]) -> None:
+    def __init__(self, direction: str, numbers: list[str], gateways: list[str], pbx_ip: str) -> None:
         super().__init__()
-        self.direction, self.numbers, self.gateways = direction, numbers, gateways
+        self.direction, self.numbers, self.gateways, self.pbx_ip = direction, numbers, gateways, pbx_ip
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -78,7 +77,7 @@ class PlaceCallScreen(ModalScreen[dict | None]):
             else:
                 yield Label("Outbound call: your PBX calls the PSTN", classes="title")
                 yield LabInput(PSTN_TEST_NUMBER, placeholder="destination", id="to")
-                yield Select([("IP-based (from 127.x.x.10)", "ip"), ("Proxy authentication", "proxy"),
+                yield Select([(f"IP-based (from {self.pbx_ip})", "ip"), ("Proxy authentication", "proxy"),
                               ("Header-based (token in clear text!)", "header")],
                              value="ip", allow_blank=False, id="auth")
                 yield LabInput(placeholder="VoIP token to send (blank: the real one)", password=True, id="token")
@@ -126,45 +125,51 @@ class CallsScreen(LabScreen):
     def on_mount(self) -> None:
         table = self.query_one("#call-list", DataTable)
         table.add_columns("Time", "Dir", "From", "To", "Gateway", "State", "Code", "Setup", "Auth")
-        self.refresh_calls()
+        self.follow_newest = True  # open on the newest call
         table.focus()
 
     # ------------------------------------------------------------------ views
 
     def calls(self) -> list[LabCall]:
-        if self.app.lab is None:
-            return []
-        return sorted(self.app.lab.book.calls.values(), key=lambda c: c.started_at)
+        """This session's calls and the stored ones of earlier sessions, oldest first."""
+        return sorted(self.lab.book.calls.values(), key=lambda c: c.started_at)
 
     @property
     def selected(self) -> LabCall | None:
-        calls = self.calls()
         table = self.query_one("#call-list", DataTable)
-        if not calls or table.cursor_row >= len(calls):
+        if not table.row_count:
             return None
-        return calls[table.cursor_row]
+        ref = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        return self.lab.book.calls.get(ref)
+
+    def refresh_view(self) -> None:
+        self.refresh_calls()
 
     def refresh_calls(self) -> None:
+        """The call list again; the cursor stays on its call, or goes to the newest one."""
         table = self.query_one("#call-list", DataTable)
-        row = table.cursor_row
+        kept = self.selected.ref if table.row_count and self.selected is not None else None
         table.clear()
-        for call in self.calls():
+        calls = self.calls()
+        for call in calls:
             code = "" if call.final_code is None else str(call.final_code)
             table.add_row(
                 time.strftime("%H:%M:%S", time.localtime(call.started_at)), {"inbound": "in", "outbound": "out"}.get(call.direction, "?"),
                 call.from_number or "?", call.to_number or "?", call.gateway.split(":")[0], call.state, code,
                 "" if call.setup_ms is None else f"{call.setup_ms:.0f}ms", call.auth_method or call.requested_auth,
+                key=call.ref,
             )
-        if table.row_count:
-            newest = getattr(self, "follow_newest", False)
-            table.move_cursor(row=table.row_count - 1 if newest else min(row, table.row_count - 1))
+        if calls:
+            refs = [c.ref for c in calls]
+            row = len(refs) - 1 if self.follow_newest or kept not in refs else refs.index(kept)
+            table.move_cursor(row=row, scroll=True)
             self.follow_newest = False
         self.show_selected()
 
     def show_selected(self) -> None:
         call = self.selected
         ladder = self.query_one("#ladder", LadderView)
-        cols = columns(self.app.account)
+        cols = columns(self.lab.account)
         self.query_one("#ladder-header", Static).update(header(cols))
         if call is None:
             ladder.show([], cols, 8)
@@ -191,7 +196,7 @@ class CallsScreen(LabScreen):
     @staticmethod
     def notes_text(call: LabCall) -> Text:
         """What the gateway decided and why, and what happened to the call (above each message)."""
-        notes = [d.get("cause", "") for d in call.decisions] + call.notes
+        notes = [d.cause for d in call.decisions] + call.notes
         text = Text()
         text.append("".join(f"• {n}\n" for n in notes if n), style="yellow")  # a span: not the base style
         return text
@@ -205,16 +210,27 @@ class CallsScreen(LabScreen):
         head.append(message.text.replace("\r\n", "\n"))
         self.query_one("#message", Static).update(head)
 
-    def engine_event(self, source: str, event: dict) -> None:
-        kind = event.get("ev")
-        if kind in ("placed", "call", "decision", "checklist", "engine", "resume", "call_failed"):
+    def _shown(self, ref: str) -> bool:
+        selected = self.selected
+        return selected is not None and selected.ref == ref
+
+    @on(messages.CallChanged)
+    @on(messages.GatewayDecided)
+    def _call_changed(self) -> None:
+        self.refresh_calls()
+
+    @on(messages.SipCaptured)
+    def _sip_captured(self, message: messages.SipCaptured) -> None:
+        table = self.query_one("#call-list", DataTable)
+        if message.event.ref not in table.rows:  # a call first seen by its SIP (a peer outside the lab)
             self.refresh_calls()
-        elif kind in ("media", "sip", "drop") and self.selected is not None:
-            call = self.selected
-            if kind == "media":
-                self.query_one("#audio", Static).update(audio_text(call))
-            else:
-                self.show_selected()  # new rungs on the selected call's ladder, cursor kept
+        elif self._shown(message.event.ref):
+            self.show_selected()  # new rungs on the selected call's ladder, cursor kept
+
+    @on(messages.MediaChanged)
+    def _media_changed(self, message: messages.MediaChanged) -> None:
+        if self._shown(message.event.ref):
+            self.query_one("#audio", Static).update(audio_text(self.selected))
 
     # ------------------------------------------------------------------ actions
 
@@ -225,35 +241,37 @@ class CallsScreen(LabScreen):
         self._place("outbound")
 
     def _place(self, direction: str) -> None:
-        lab = self.app.lab
-        if lab is None or self.app.engine_error:
+        lab = self.lab
+        if self.app.engine_error or lab.supervisor is None:
             self.notify("The lab's agents are not running", severity="error")
             return
-        numbers = [d.phonenumber for d in self.app.account.dids]
+        numbers = [d.phonenumber for d in lab.account.dids]
         try:
             first = lab.test_number()
             numbers = [first] + [n for n in numbers if n != first]
         except LabError:
             pass
-        self.app.push_screen(PlaceCallScreen(direction, numbers, lab.gateway_addresses), self._placed)
+        pbx = lab.account.party("pbx")
+        self.app.push_screen(PlaceCallScreen(direction, numbers, lab.gateway_addresses, pbx.ip if pbx else "?"),
+                             self._placed)
 
     async def _placed(self, values: dict | None) -> None:
         if values is None:
             return
-        lab = self.app.lab
+        lab = self.lab
+        self.follow_newest = True  # the list shows the new call when the lab opens it
         try:
             if values["direction"] == "inbound":
                 await lab.place_inbound(values["to"], via=values["via"])
             else:
                 await lab.place_outbound(values["to"], auth=values["auth"], voip_token=values["token"])
         except LabError as error:
+            self.follow_newest = False
             self.notify(str(error), severity="error", markup=False)
-            return
-        self.follow_newest = True  # the list refreshes when the lab announces the call
 
     def action_save_pcap(self) -> None:
-        call, lab = self.selected, self.app.lab
-        if call is None or lab is None:
+        call, lab = self.selected, self.lab
+        if call is None:
             self.notify("No call to save: place one with i or o", severity="warning")
             return
         if lab.capture is None:
@@ -274,5 +292,5 @@ class CallsScreen(LabScreen):
 
     async def action_hangup(self) -> None:
         call = self.selected
-        if call is not None and self.app.lab is not None:
-            await self.app.lab.hangup(call.ref)
+        if call is not None:
+            await self.lab.hangup(call.ref)

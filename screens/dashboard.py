@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from . import messages
 from .base import LabScreen
 from .widgets.checklist import ChecklistView
-
-MENU = (
-    ("endpoints", "Endpoints", "e"),
-    ("numbers", "Phone Numbers", "n"),
-    ("trunk_groups", "Trunk Groups", "t"),
-    ("firewall", "Firewall", "f"),
-    ("calls", "Calls", "c"),
-    ("pbx", "PBX settings", "b"),
-    ("exercises", "Exercises", "w"),
-)
-
 
 def parties_text(account) -> Text:
     """PSTN -> System Gateway -> PBX firewall -> PBX, with every address."""
@@ -43,23 +34,23 @@ class DashboardScreen(LabScreen):
     BINDINGS = []  # Home is the bottom of the stack: nothing to go back to
 
     def compose_body(self) -> ComposeResult:
-        yield Static(parties_text(self.app.account), id="parties")
+        yield Static(id="parties")
+        menu = [Option(Text(f"{e.title:<15} {e.key}"), id=e.name) for e in self.app.REGISTRY if e.on_menu]
         with Horizontal(id="home"):
             with Vertical(id="configure"):
                 yield Static("CONFIGURE", classes="title")
-                yield OptionList(*(Option(Text(f"{title:<15} {key}"), id=name) for name, title, key in MENU), id="menu")
+                yield OptionList(*menu, id="menu")
             with Vertical(id="checklist-box"):
                 yield Static(Text("Verification Checklist   k runs it"), classes="title")
                 yield ChecklistView(id="checklist")
 
-    def on_mount(self) -> None:
-        self.query_one(ChecklistView).show(self.app.checklist)
-
     async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         await self.app.action_open(event.option.id)
 
-    def engine_event(self, source: str, event: dict) -> None:
-        self.query_one(ChecklistView).show(self.app.checklist)
+    def refresh_view(self) -> None:
+        self.query_one("#parties", Static).update(parties_text(self.lab.account))
+        self.query_one(ChecklistView).show(self.lab.checklist)
 
-    def refresh_account(self) -> None:
-        self.query_one("#parties", Static).update(parties_text(self.app.account))
+    @on(messages.ChecklistChanged)
+    def _checklist_changed(self, message: messages.ChecklistChanged) -> None:
+        self.query_one(ChecklistView).show(list(message.event.items))

@@ -15,6 +15,7 @@ from store.records import Endpoint, EndpointAttributes
 from store.validate import display_phonenumber
 
 from .base import LabScreen
+from .hints import hints
 from .widgets.inputs import LabInput
 
 EMPTY_TAB = (
@@ -86,17 +87,17 @@ class EndpointsScreen(LabScreen):
                 with TabPane("Endpoint Details", id="details-tab"):
                     with VerticalScroll():
                         yield Static(id="details")
-                        yield LabInput(placeholder="add an address: 127.0.0.12 or 127.0.0.12:5070, enter",
-                                       id="add-address")
-                        yield LabInput(placeholder="IP restrictions: 127.0.0.10, 10.0.0.0/8 (empty: none), enter",
-                                       id="restrictions")
+                        yield LabInput(id="add-address")
+                        yield LabInput(id="restrictions")
                         yield Static(id="error", classes="error")
                 with TabPane("Assigned Phone Numbers", id="numbers-tab"):
                     yield Static(id="assigned")
 
     def on_mount(self) -> None:
-        self.refresh_account()
         self.query_one("#endpoint-list", OptionList).focus()
+
+    def on_screen_suspend(self) -> None:
+        self.revealed.clear()  # a token shown stays shown only while its screen is
 
     @property
     def selected(self) -> Endpoint | None:
@@ -104,13 +105,16 @@ class EndpointsScreen(LabScreen):
         if option_list.highlighted is None:
             return None
         option = option_list.get_option_at_index(option_list.highlighted)
-        return self.app.account.endpoint(option.id)
+        return self.lab.account.endpoint(option.id)
 
-    def refresh_account(self) -> None:
+    def refresh_view(self) -> None:
+        examples = hints(self.lab.account)
+        self.query_one("#add-address", Input).placeholder = examples.endpoint_address
+        self.query_one("#restrictions", Input).placeholder = examples.ip_restrictions
         option_list = self.query_one("#endpoint-list", OptionList)
         keep = option_list.highlighted or 0
         option_list.clear_options()
-        for endpoint in self.app.account.endpoints:
+        for endpoint in self.lab.account.endpoints:
             marker = " (system)" if endpoint.is_system_gateway else ""
             option_list.add_option(Option(endpoint.name + marker, id=endpoint.endpoint_sid))
         option_list.highlighted = min(keep, option_list.option_count - 1)
@@ -128,7 +132,7 @@ class EndpointsScreen(LabScreen):
         restrictions = self.query_one("#restrictions", Input)
         restrictions.display = not endpoint.is_system_gateway
         restrictions.value = ", ".join(endpoint.attributes.ip_restrictions)  # what Enter would save
-        numbers = self.app.account.assigned_phonenumbers(endpoint.endpoint_sid)
+        numbers = self.lab.account.assigned_phonenumbers(endpoint.endpoint_sid)
         assigned = self.query_one("#assigned", Static)
         if endpoint.is_system_gateway:
             assigned.update("The System Gateway is the carrier's side: numbers are assigned to your trunk groups.")

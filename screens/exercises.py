@@ -1,8 +1,10 @@
 """Workshop mode: the scenario library as exercises, with this lab's trainee's progress.
 
 Start an exercise (the scenario's broken trunk replaces the account), investigate with the
-normal screens, come back and "Check my fix": the Verification Checklist runs for real, and
-either the exercise is solved or the next hint appears. Progress lives in the store.
+normal screens, come back and "Check my fix" (v): the Verification Checklist runs for real, and
+either the exercise is solved or the next hint appears. Progress lives in the store; the lab
+reads it (whoever wrote it: this console, or `scenario load` on the command line) and this
+screen shows what the lab has.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -19,12 +22,13 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from sip.exercise import judge, next_hint, report_markdown, running_exercise, status_word
+from sip.exercise import judge, next_hint, report_markdown, status_word
 from sip.lab import LabError
 from store import StoreError
 from store.records import ExerciseProgress
 from store.scenario import Scenario, library, load
 
+from . import messages
 from .base import LabScreen
 
 MARKS = {"not started": "  ", "solved": "✓ "}
@@ -51,7 +55,7 @@ def detail_text(scenario: Scenario, progress: ExerciseProgress | None, running: 
         text.append(f"\nHint {number}  ", style="bold yellow")
         text.append(hint)
     if not progress.checklist:
-        text.append("\n\n[c] check my fix   [s] start over", style="grey62")
+        text.append("\n\n[v] check my fix   [s] start over", style="grey62")
         return text
     text.append(f"\n\nLast check ({progress.checks} so far)", style="bold")
     items = Table.grid(padding=(0, 1))
@@ -63,7 +67,7 @@ def detail_text(scenario: Scenario, progress: ExerciseProgress | None, running: 
         if cause and status == "fail":
             line.append(f"\n{cause}", style="grey62")  # wrapped under the title, not under the mark
         items.add_row(Text(mark, style=style), line)
-    footer = Text("" if progress.solved else "\n[c] check my fix   [s] start over", style="grey62")
+    footer = Text("" if progress.solved else "\n[v] check my fix   [s] start over", style="grey62")
     return Group(text, items, footer)
 
 
@@ -86,14 +90,13 @@ class ConfirmStart(ModalScreen[bool]):
 class ExercisesScreen(LabScreen):
     BINDINGS = [
         Binding("s", "start", "Start"),
-        Binding("c", "check", "Check my fix"),
+        Binding("v", "check", "Check my fix"),  # not c: c is Calls on every screen
         Binding("r", "report", "Report"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.scenarios = library()
-        self.progress: dict[str, ExerciseProgress] = {}
 
     def compose_body(self) -> ComposeResult:
         with Horizontal():
@@ -103,19 +106,20 @@ class ExercisesScreen(LabScreen):
             with VerticalScroll(id="exercise-box"):
                 yield Static(id="exercise")
 
-    async def on_mount(self) -> None:
-        await self.reload_progress()
+    @property
+    def progress(self) -> dict[str, ExerciseProgress]:
+        return self.lab.progress
+
+    def on_mount(self) -> None:
         latest = list(self.progress)[-1] if self.progress else None  # progress comes in start order
         current = self.app.exercise or latest
         names = [s.name for s in self.scenarios]
         option_list = self.query_one(OptionList)
+        self.refresh_view()
         option_list.highlighted = names.index(current) if current in names else 0
         option_list.focus()
 
-    async def reload_progress(self) -> None:
-        self.progress = await self.app.store.exercise_progress()
-        if not self.app.checklist_running():  # a check records against the exercise it started with
-            self.app.exercise = running_exercise(self.progress)
+    def refresh_view(self) -> None:
         option_list = self.query_one(OptionList)
         keep = option_list.highlighted
         option_list.clear_options()
@@ -125,6 +129,10 @@ class ExercisesScreen(LabScreen):
             option_list.add_option(Option(Text(f"{mark}{scenario.name}"), id=scenario.name))
         option_list.highlighted = keep if keep is not None else 0
         self.show_selected()
+
+    @on(messages.ProgressChanged)
+    def _progress_changed(self) -> None:
+        self.refresh_view()
 
     @property
     def selected(self) -> Scenario:
@@ -163,9 +171,7 @@ class ExercisesScreen(LabScreen):
         except StoreError as error:
             self.notify(error.message, severity="error", markup=False)
             return
-        self.app.exercise = scenario.name
-        self.notify(f"Loaded: {scenario.title}. Investigate with the other screens, then come back and press c.")
-        await self.reload_progress()
+        self.notify(f"Loaded: {scenario.title}. Investigate with the other screens, then come back and press v.")
 
     def action_check(self) -> None:
         name = self.app.exercise
@@ -182,7 +188,7 @@ class ExercisesScreen(LabScreen):
 
     async def _check(self, name: str) -> None:
         scenario = next(s for s in self.scenarios if s.name == name)
-        lab = self.app.lab
+        lab = self.lab
         try:
             if not await lab.wait_until_idle(2.0):
                 self.notify("Waiting for calls the firewall broke to time out (up to 32 s) ...")
@@ -191,8 +197,7 @@ class ExercisesScreen(LabScreen):
         except LabError as error:
             self.notify(f"The check could not run: {error}", severity="error", markup=False)
             return
-        self.app.checklist = items
-        outcome = judge(items, calls, self.app.account)
+        outcome = judge(items, calls, lab.account)
         progress = await self.app.store.record_check(
             name, passed=outcome.passed, checklist=outcome.checklist, ladder=outcome.ladder,
             now=self.app.now(), max_hints=len(scenario.hints))
@@ -201,12 +206,10 @@ class ExercisesScreen(LabScreen):
         else:
             self.notify(f"Not yet. Hint {progress.hints_shown}: {next_hint(scenario, progress)}",
                         severity="warning", timeout=15, markup=False)
-        if self.is_attached:
-            await self.reload_progress()
 
     async def action_report(self) -> None:
         scenario = self.selected
-        progress = (await self.app.store.exercise_progress()).get(scenario.name)
+        progress = self.progress.get(scenario.name)
         if progress is None:
             self.notify("Nothing to report yet: start this exercise first (s)", severity="warning")
             return
@@ -219,10 +222,3 @@ class ExercisesScreen(LabScreen):
             self.notify(f"Could not write the report: {error}", severity="error", markup=False)
             return
         self.notify(f"Report written: {path}", markup=False, timeout=10)
-
-    def refresh_account(self) -> None:
-        self.show_selected()
-
-    def engine_event(self, source: str, event: dict) -> None:
-        if event.get("ev") == "resume":
-            self.run_worker(self.reload_progress(), group="exercise progress")

@@ -5,18 +5,23 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
 
+from sip.calls import Drop, RtpDrop
 from store import StoreError
 
+from . import messages
 from .base import LabScreen
+from .hints import hints
 from .widgets.inputs import LabInput
 
 
-def drops_text(drops) -> Text:
+def drops_text(drops: list[Drop]) -> Text:
+    """The newest drops first: SIP messages one by one, RTP one line per stream."""
     text = Text()
     if not drops:
         text.append("no drops", style="grey62")
@@ -24,7 +29,8 @@ def drops_text(drops) -> Text:
         stamp = time.strftime("%H:%M:%S", time.localtime(drop.t))
         text.append(f"{stamp}  ", style="grey62")
         text.append(f"{drop.src} -x {drop.dst}  ", style="red")
-        text.append(f"{drop.first_line[:48]}\n")
+        what = f"RTP, {drop.packets} packets" if isinstance(drop, RtpDrop) else drop.first_line
+        text.append(f"{what[:48]}\n")
     return text
 
 
@@ -35,35 +41,43 @@ class FirewallScreen(LabScreen):
         with Vertical():
             yield Static("PBX FIREWALL   allow rules, in order; everything else is dropped", classes="title")
             yield DataTable(id="rules", cursor_type="row")
-            yield LabInput(placeholder="allow: 127.0.0.3  or  10.0.0.0/24 sip|rtp|any, enter", id="add-rule")
+            yield LabInput(id="add-rule")
             yield Static(id="error", classes="error")
             yield Static("RECENT DROPS", classes="title")
             yield Static(id="drops")
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("#", "Allow from", "Protocol", "Note", "Let through")
-        self.refresh_account()
         self.query_one(DataTable).focus()
 
-    def refresh_account(self) -> None:
+    def refresh_view(self) -> None:
+        self.query_one("#add-rule", Input).placeholder = hints(self.lab.account).firewall_rule
+        self.refresh_rules()
+        self.query_one("#drops", Static).update(drops_text(self.lab.book.recent_drops))
+
+    def refresh_rules(self) -> None:
         table = self.query_one(DataTable)
         row = table.cursor_row
         table.clear()
-        hits = self.app.lab.book.rule_hits if self.app.lab else {}
-        rules = self.app.account.firewall_rules
+        book = self.lab.book
+        rules = self.lab.account.firewall_rules
         for index, rule in enumerate(rules, 1):
-            table.add_row(str(index), rule.cidr, rule.protocol, rule.note, str(hits.get(rule.rule_id, 0)),
-                          key=str(rule.rule_id))
+            table.add_row(str(index), rule.cidr, rule.protocol, rule.note, str(book.hits(rule)), key=str(rule.rule_id))
         if rules:
             table.move_cursor(row=min(row, len(rules) - 1))
-        self.query_one("#drops", Static).update(drops_text(self.app.lab.book.recent_drops if self.app.lab else []))
 
-    def engine_event(self, source: str, event: dict) -> None:
-        if event.get("ev") in ("drop", "sip", "media"):
-            self.refresh_account()
+    @on(messages.SipCaptured)
+    @on(messages.MediaChanged)
+    def _traffic(self) -> None:  # what the rules let through grows
+        self.refresh_rules()
+
+    @on(messages.FirewallDropped)
+    @on(messages.ProgressChanged)  # a new exercise: its drops start from none
+    def _drops_changed(self) -> None:
+        self.refresh_view()
 
     async def action_remove_rule(self) -> None:
-        rules = self.app.account.firewall_rules
+        rules = self.lab.account.firewall_rules
         if not rules:
             return
         rule = rules[self.query_one(DataTable).cursor_row]

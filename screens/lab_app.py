@@ -1,28 +1,41 @@
 """The console app: opens the store, starts the lab's agents in the background, and shows the
 CarrierX portal (CONFIGURE) beside the live call flow.
 
-Everything the agents report arrives as EngineEvent messages; edits go straight to the store,
-whose committed changes the lab pushes to the running agents (no restart).
+The lab (sip/lab.py) owns everything shown: the account, the exercise progress, the calls, the
+checklist. The app subscribes to it once and posts each of its events, as the message of its
+kind (screens/messages.py), to the screen on top; the message bubbles on to the app. Edits go
+straight to the store; the lab sees every committed change, by any process, pushes it to the
+running agents (no restart) and announces it (AccountChanged).
+
+The screens are modes (one per entry of screens/registry.py), so each keeps its place while
+another is shown.
 """
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from textual import on
 from textual.app import App
 from textual.binding import Binding
 
-from sip.checklist import ChecklistItem, evaluate
-from sip.exercise import running_exercise
+from sip.checklist import ChecklistItem
+from sip.events import EngineEvent
 from sip.lab import Lab, LabError
 from store import Account, Store
 
+from . import messages
 from .commands import LabCommands
-from .messages import AccountChanged, EngineEvent
+from .help import HelpScreen, keys_of
+from .registry import BY_NAME, SCREENS, entry_of
 
 EngineFactory = Callable[[Store], Lab]
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # a kill, a closed terminal: quit as Ctrl+Q does
 
 
 class TrunkLabApp(App):
@@ -30,18 +43,14 @@ class TrunkLabApp(App):
     TITLE = "trunklab"
     SUB_TITLE = "carrier SIP trunking lab"
     COMMANDS = App.COMMANDS | {LabCommands}
+    MODES = {entry.name: entry.screen for entry in SCREENS}
+    REGISTRY = SCREENS
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),  # what a terminal user tries first
-        Binding("d", "open('dashboard')", "Home"),
-        Binding("e", "open('endpoints')", "Endpoints"),
-        Binding("n", "open('numbers')", "Numbers"),
-        Binding("t", "open('trunk_groups')", "Trunks"),
-        Binding("f", "open('firewall')", "Firewall"),
-        Binding("c", "open('calls')", "Calls"),
+        Binding("question_mark", "help", "Help"),
+        *(Binding(entry.key, f"open('{entry.name}')", entry.label) for entry in SCREENS),
         Binding("k", "run_checklist", "Checklist"),
-        Binding("b", "open('pbx')", "PBX"),
-        Binding("w", "open('exercises')", "Exercises"),
     ]
 
     def __init__(
@@ -61,35 +70,84 @@ class TrunkLabApp(App):
         self.deterministic = deterministic  # snapshot tests: no blinking cursor, no animation
         self.store: Store | None = None
         self.lab: Lab | None = None
-        self.account: Account | None = None
-        self.checklist: list[ChecklistItem] = []
-        self.engine_error = ""
+        self.stopped = False  # shutdown() ran: the agents are stopped, the store closed
         self.now = clock  # snapshot tests fix it
-        self.exercise: str | None = None  # the scenario loaded into this lab as an exercise
+
+    # ------------------------------------------------------------------ what the lab holds
+
+    @property
+    def account(self) -> Account:
+        return self.lab.account
+
+    @property
+    def checklist(self) -> list[ChecklistItem]:
+        return self.lab.checklist
+
+    @property
+    def exercise(self) -> str | None:
+        return self.lab.exercise
+
+    @property
+    def engine_error(self) -> str:
+        return self.lab.engine_error if self.lab is not None else ""
+
+    # ------------------------------------------------------------------ life cycle
 
     async def on_mount(self) -> None:
         if self.deterministic:
             self.animation_level = "none"
+        self._quit_on_signals()
         self.store = await Store.open(self.db_path, **self._ids)
-        self.account = await self.store.account()
-        self.store.subscribe(self._store_changed)
         self.lab = self.engine_factory(self.store)
-        self.lab.subscribe(lambda source, event: self.post_message(EngineEvent(source, event)))
-        self.checklist = evaluate([], self.account)
-        self.exercise = running_exercise(await self.store.exercise_progress())
-        from .dashboard import DashboardScreen
-
+        self.lab.subscribe(self._post_engine_event)
+        await self.lab.load()
         if self.deterministic:  # snapshots: every recorded event is in before the first frame
             await self._start_engine()
-            await self.push_screen(DashboardScreen())
+            await self.switch_mode("dashboard")
         else:  # a person: the console at once, the agents starting in the background
-            await self.push_screen(DashboardScreen())
+            await self.switch_mode("dashboard")
             self.run_worker(self._start_engine(), name="engine", group="engine")
+
+    def _quit_on_signals(self) -> None:
+        """SIGTERM and SIGHUP end the console as Ctrl+Q does: agents stopped, terminal restored
+        (by default they would end the process with the terminal in the alternate screen,
+        mouse tracking on and the cursor hidden). Not in tests (headless)."""
+        if self.is_headless or threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for sig in QUIT_SIGNALS:
+            loop.add_signal_handler(sig, lambda: self.call_later(self.action_quit))
+
+    def _post_engine_event(self, event: EngineEvent) -> None:
+        """Each lab event, once, to the screen on top; it bubbles from there to the app."""
+        if self.stopped or not self.screen_stack:  # shutting down: the agents' last words
+            return
+        self.screen.post_message(messages.message_for(event))
+
+    async def _start_engine(self) -> None:
+        try:
+            await self.lab.start()
+        except Exception:  # noqa: BLE001 - the lab published EngineFailed; the console stays usable
+            pass
 
     def exports_folder(self) -> Path:
         """Where reports and pcaps go: exports/<database name>/ beside the database. Labs and
         classroom sessions keep their databases side by side, so the name keeps them apart."""
         return self.db_path.parent / "exports" / self.db_path.stem
+
+    # ------------------------------------------------------------------ what the app itself shows
+
+    @on(messages.AgentError)
+    def _agent_error(self, message: messages.AgentError) -> None:
+        event = message.event  # e.g. a PBX source port that is taken
+        self.notify(f"{event.agent}: {event.message}", severity="warning", markup=False)
+
+    @on(messages.EngineFailed)
+    def _engine_failed(self, message: messages.EngineFailed) -> None:
+        self.notify(f"The lab's agents could not start: {message.event.reason}", severity="error", timeout=30,
+                    markup=False)
+
+    # ------------------------------------------------------------------ actions
 
     def agents_ready(self) -> bool:
         """True when calls can be placed; otherwise say why, once."""
@@ -103,56 +161,21 @@ class TrunkLabApp(App):
         return True
 
     def checklist_running(self) -> bool:
-        """A checklist (k) or an exercise's check is placing its calls."""
-        return any(w.group == "checklist" and not w.is_finished for w in self.workers)
-
-    async def _start_engine(self) -> None:
-        try:
-            await self.lab.start()
-        except Exception as error:  # noqa: BLE001 - shown to the user, the console stays usable
-            self.engine_error = str(error)
-            self.notify(f"The lab's agents could not start: {error}", severity="error", timeout=30, markup=False)
-        if self.screen_stack:
-            self.screen.post_message(EngineEvent("lab", {"ev": "engine", "error": self.engine_error}))
-
-    def _store_changed(self) -> None:
-        self.run_worker(self._reload_account(), group="account")
-
-    async def _reload_account(self) -> None:
-        self.account = await self.store.account()
-        self.screen.post_message(AccountChanged())
-
-    def on_engine_event(self, message: EngineEvent) -> None:
-        if self.lab is None:  # shutting down: the last events of the agents
-            return
-        kind = message.event.get("ev")
-        if kind == "error":  # an agent refused a command (e.g. a PBX source port that is taken)
-            self.notify(f"{message.source}: {message.event.get('message', '')}", severity="warning", markup=False)
-        if kind in ("call", "placed", "media", "decision", "agent") or message.source == "lab":
-            self.checklist = evaluate(list(self.lab.book.calls.values()), self.account)
-        self.screen.post_message(EngineEvent(message.source, message.event))
-
-    # ------------------------------------------------------------------ actions
+        """A checklist (k) or an exercise's check is placing its calls (or about to)."""
+        return self.lab.checklist_running or any(
+            w.group == "checklist" and not w.is_finished for w in self.workers)
 
     async def action_open(self, name: str) -> None:
-        from .calls import CallsScreen
-        from .dashboard import DashboardScreen
-        from .endpoints import EndpointsScreen
-        from .exercises import ExercisesScreen
-        from .firewall import FirewallScreen
-        from .numbers import PhoneNumbersScreen
-        from .pbx import PbxScreen
-        from .trunk_groups import TrunkGroupsScreen
+        """Show a screen of the registry (a mode: it keeps its place while others are shown)."""
+        while len(self.screen_stack) > 1:  # a dialog or the help on top: closed first
+            self.pop_screen()
+        await self.switch_mode(BY_NAME[name].name)  # awaited: the palette acts on it next
 
-        screens = {"dashboard": DashboardScreen, "endpoints": EndpointsScreen, "numbers": PhoneNumbersScreen,
-                   "trunk_groups": TrunkGroupsScreen, "firewall": FirewallScreen, "calls": CallsScreen,
-                   "pbx": PbxScreen, "exercises": ExercisesScreen}
-        if type(self.screen) is screens[name]:
+    def action_help(self) -> None:
+        entry = entry_of(self.screen)
+        if entry is None:  # a dialog is on top: it has its own keys
             return
-        while len(self.screen_stack) > 2:  # the default screen + the dashboard stay
-            await self.pop_screen()
-        if name != "dashboard":
-            await self.push_screen(screens[name]())  # awaited: the palette acts on it next
+        self.push_screen(HelpScreen(f"{entry.title}  ({entry.key})", entry.help, keys_of(self, self.screen)))
 
     async def action_run_checklist(self) -> None:
         if not self.agents_ready():
@@ -166,11 +189,9 @@ class TrunkLabApp(App):
         except LabError as error:
             self.notify(f"The checklist could not run: {error}", severity="error", markup=False)
             return
-        self.checklist = items
         passed = all(i.passed for i in items)
         self.notify("Checklist: all four items pass" if passed else "Checklist: some items fail — see the causes",
                     severity="information" if passed else "warning")
-        self.screen.post_message(EngineEvent("lab", {"ev": "checklist"}))
 
     async def action_quit(self) -> None:
         self.notify("Stopping the agents ...")
@@ -178,10 +199,13 @@ class TrunkLabApp(App):
         self.exit()
 
     async def shutdown(self) -> None:
-        """Stop every agent and close the store (idempotent: quit, Ctrl-C, crash all come here)."""
+        """Stop every agent and close the store (idempotent: quit, Ctrl-C, a signal, a crash all
+        come here)."""
+        if self.stopped:
+            return
+        self.stopped = True
         if self.lab is not None:
-            await self.lab.stop()
-            self.lab = None  # only now: app.py ends agents by pid if this never completed
+            await self.lab.stop()  # app.py ends agents by pid if this never completed
         store, self.store = self.store, None
         if store is not None:
             await store.close()

@@ -62,14 +62,13 @@ class PhoneNumbersScreen(LabScreen):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("Phone number", "Name", "Trunk group")
-        self.refresh_account()
         table.focus()
 
-    def refresh_account(self) -> None:
+    def refresh_view(self) -> None:
         table = self.query_one(DataTable)
         row = table.cursor_row
         table.clear()
-        account = self.app.account
+        account = self.lab.account
         for did in account.dids:
             group = account.trunk_group(did.trunk_group_sid) if did.trunk_group_sid else None
             table.add_row(display_phonenumber(did.phonenumber), did.name, group.name if group else UNASSIGNED,
@@ -79,10 +78,10 @@ class PhoneNumbersScreen(LabScreen):
 
     def action_edit(self) -> None:
         table = self.query_one(DataTable)
-        if not self.app.account.dids:
+        if not self.lab.account.dids:
             return
-        did = self.app.account.dids[table.cursor_row]
-        groups = [(g.trunk_group_sid, g.name) for g in self.app.account.trunk_groups]
+        did = self.lab.account.dids[table.cursor_row]
+        groups = [(g.trunk_group_sid, g.name) for g in self.lab.account.trunk_groups]
 
         async def save(group_sid: str | None) -> None:
             if group_sid is None:

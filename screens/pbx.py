@@ -8,6 +8,7 @@ the trainee takes by hand; `u` does the copy for those who have understood it.
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
@@ -16,6 +17,7 @@ from textual.widgets import Input, Label, Static
 from store import StoreError
 from store.records import CARRIER_CODECS, CODEC_CHOICES, PbxTrunk
 
+from . import messages
 from .base import LabScreen
 from .endpoints import HEADER_AUTH_NOTE
 from .widgets.inputs import LabInput
@@ -76,15 +78,15 @@ class PbxScreen(LabScreen):
             yield Static(id="error", classes="error")
             yield Static(id="pbx-status")
 
-    def on_mount(self) -> None:
-        self.refresh_account()
+    def on_screen_suspend(self) -> None:
+        self.revealed = False  # the token is shown only while its screen is
 
     @property
     def trunk(self) -> PbxTrunk | None:
-        return self.app.account.pbx_trunk
+        return self.lab.account.pbx_trunk
 
-    def refresh_account(self) -> None:
-        trunk, endpoint, pbx = self.trunk, self.app.account.pbx_endpoint(), self.app.account.party("pbx")
+    def refresh_view(self) -> None:
+        trunk, endpoint, pbx = self.trunk, self.lab.account.pbx_endpoint(), self.lab.account.party("pbx")
         if trunk is None:
             self.query_one("#pbx-status", Static).update("This database has no PBX settings.")
             return
@@ -97,7 +99,7 @@ class PbxScreen(LabScreen):
         self.query_one("#voip_token", Input).password = not self.revealed
         self.query_one("#pbx-status", Static).update(status_text(
             trunk, endpoint.endpoint_sid if endpoint else None, endpoint.voip_token if endpoint else None,
-            pbx.ip if pbx else "?", self.app.lab.pbx_source_port if self.app.lab else None))
+            pbx.ip if pbx else "?", self.lab.pbx_source_port))
 
     def _error(self, message: str = "") -> None:
         self.query_one("#error", Static).update(Text(message))  # may echo what was typed: no markup
@@ -119,24 +121,25 @@ class PbxScreen(LabScreen):
         if await self._save(**{field: value}):
             self.notify(f"PBX settings: {dict((f, label) for f, label, _ in FIELDS)[field]} saved")
             self.set_focus(None)  # done: the keys act on the screen again
-            self.refresh_account()
+            self.refresh_view()
 
     def action_reveal_token(self) -> None:
         self.revealed = not self.revealed
-        self.refresh_account()
+        self.refresh_view()
 
     async def action_toggle_token_header(self) -> None:
         if self.trunk is not None:
             await self._save(send_voip_token_header=not self.trunk.send_voip_token_header)
 
     async def action_copy_from_portal(self) -> None:
-        endpoint = self.app.account.pbx_endpoint()
+        endpoint = self.lab.account.pbx_endpoint()
         if endpoint is None or endpoint.voip_token is None:
             self._error("The account has no third-party endpoint to copy from")
             return
         if await self._save(endpoint_sid=endpoint.endpoint_sid, voip_token=endpoint.voip_token):
             self.notify(f"Copied {endpoint.name}'s endpoint SID and current VoIP token into the PBX")
 
-    def engine_event(self, source: str, event: dict) -> None:
-        if source == "pbx" and event.get("ev") in ("trunk", "error"):  # what the PBX applied, or refused
-            self.refresh_account()
+    @on(messages.PbxTrunkApplied)
+    @on(messages.AgentError)
+    def _pbx_answered(self) -> None:  # what the PBX applied, or refused
+        self.refresh_view()

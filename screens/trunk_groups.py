@@ -35,7 +35,7 @@ class TrunkGroupsScreen(LabScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("TRUNK GROUPS", classes="title")
         with VerticalScroll():
-            yield Static(groups_text(self.app.account), id="groups")
+            yield Static(id="groups")
 
-    def refresh_account(self) -> None:
-        self.query_one("#groups", Static).update(groups_text(self.app.account))
+    def refresh_view(self) -> None:
+        self.query_one("#groups", Static).update(groups_text(self.lab.account))

@@ -1,47 +1,61 @@
-"""Correlating the agents' events into calls (pure: events in, call records out).
+"""Correlating the agents' reports into calls (pure: typed reports in, call records out).
 
-Each agent reports what it sees by SIP Call-ID. One lab call spans several Call-IDs: the
+Each agent reports what it sees by SIP Call-ID (sip/wire.py types what it says). One lab call spans several Call-IDs: the
 caller's leg to the gateway (A) and the gateway's leg onward (B, one per failover attempt). The
 gateway's 'bridge' events say which B belongs to which A; the caller's 'call' events say which
 A belongs to which lab call `ref`. Events can arrive in any order across agents, so a Call-ID
 seen first belongs to a provisional call that is merged when its owner becomes known.
+`CallBook.apply` says what each report changed (`Applied`), so the lab can announce exactly that.
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
-from store.records import FirewallRule
+from store.records import CallRecord, FirewallRule, SipMessageRecord
 
 from .routing import firewall_rule_for
 from .sipmsg import SipParseError, parse_message, uri_host_port
+from .wire import (
+    AgentReport,
+    BLegTimedOut,
+    BridgeOpened,
+    CallerSeen,
+    CallState,
+    DtmfDigits,
+    GatewayDecision,
+    HoldChanged,
+    MediaFigures,
+    SipSeen,
+    parse_report,
+)
 
 
 @dataclass(frozen=True)
-class Captured:
-    """One SIP message as it crossed the lab (or was dropped by the PBX firewall)."""
+class RtpDrop:
+    """RTP a lab agent sent to the PBX from an address no 'rtp' rule allows: the PBX's firewall
+    drops it. One per stream, with the packets dropped so far (the kernel keeps no count: this
+    is the sender's count while no rule allowed it)."""
 
     t: float
-    agent: str
-    event: str  # 'tx' | 'rx' | 'drop'
     src: str  # ip:port
     dst: str
     sip_call_id: str
-    first_line: str
-    text: str
-    note: str = ""
-    cseq: tuple[int | None, str | None] = (None, None)
+    packets: int
+
+    @property
+    def note(self) -> str:
+        return f"RTP dropped by the PBX firewall: no rule allows {self.src.rpartition(':')[0]}"
 
 
-@dataclass
-class LegFigures:
-    """The latest RTP figures and tone verdict of one leg at one agent."""
+Drop = SipMessageRecord | RtpDrop
+RuleKey = tuple[int, str, str]  # (rule_id, cidr, protocol): SQLite reuses the id of a deleted rule
 
-    agent: str
-    sip_call_id: str
-    figures: dict
+
+def rule_key(rule: FirewallRule) -> RuleKey:
+    return (rule.rule_id, rule.cidr, rule.protocol)
 
 
 @dataclass
@@ -63,15 +77,17 @@ class LabCall:
     ended_at: float | None = None
     a_leg: str = ""  # the caller's Call-ID: the leg whose state is the call's state
     sip_call_ids: set[str] = field(default_factory=set)
-    messages: list[Captured] = field(default_factory=list)
-    decisions: list[dict] = field(default_factory=list)
-    legs: dict[tuple[str, str], LegFigures] = field(default_factory=dict)
+    messages: list[SipMessageRecord] = field(default_factory=list)
+    decisions: list[GatewayDecision] = field(default_factory=list)
+    legs: dict[tuple[str, str], MediaFigures] = field(default_factory=dict)  # (agent, Call-ID) -> latest
     notes: list[str] = field(default_factory=list)
     heard: dict[str, bool] = field(default_factory=dict)  # party -> heard the far tone at least once
     external: bool = False  # placed by a peer outside the lab (SIPp, a softphone)
-    dtmf: list[Captured] = field(default_factory=list)  # digits sent ('dtmf' tx) and received ('dtmf' rx)
+    dtmf: list[SipMessageRecord] = field(default_factory=list)  # digits sent ('tx') and received ('rx')
     holds: list[tuple[float, str, str]] = field(default_factory=list)  # (t, agent, media status)
     caller_ids: dict[str, tuple[str, str]] = field(default_factory=dict)  # callee -> (From user, P-Asserted-Identity user)
+    practice: bool = False  # placed with deliberately wrong credentials: never counts in the checklist
+    stored: bool = False  # read back from the store's CDRs (an earlier session): history only
 
     @property
     def finished(self) -> bool:
@@ -83,12 +99,54 @@ class LabCall:
             return None
         return round(self.ended_at - self.answered_at, 3)
 
-    def drops(self) -> list[Captured]:
-        return [m for m in self.messages if m.event == "drop"]
+    def drops(self) -> list[SipMessageRecord]:
+        return [m for m in self.messages if m.dropped]
 
     def digits(self, agent: str, direction: str) -> str:
         """The DTMF digits `agent` sent ('tx') or received ('rx') in this call, in order."""
         return "".join(d.text for d in self.dtmf if d.agent == agent and d.event == direction)
+
+
+def call_record(call: LabCall) -> CallRecord:
+    """A finished lab call as the store's CDR."""
+    return CallRecord(
+        started_at=call.started_at, direction=call.direction or "inbound", from_number=call.from_number,
+        to_number=call.to_number, gateway_address=call.gateway, endpoint_sid=call.endpoint_sid or None,
+        auth_method=call.auth_method, final_code=call.final_code, final_reason=call.final_reason,
+        setup_ms=call.setup_ms, duration_s=call.duration_s,
+        rtp={f"{agent} {sip_call_id}": _figures_dict(figures) for (agent, sip_call_id), figures in call.legs.items()},
+        audio_verdict=dict(call.heard),
+        messages=tuple(call.messages),
+    )
+
+
+def _figures_dict(figures: MediaFigures) -> dict:
+    data = asdict(figures)
+    for transient in ("t", "ref", "sip_call_id", "final"):
+        data.pop(transient)
+    return data
+
+
+def call_from_record(record: CallRecord) -> LabCall:
+    """A CDR of an earlier session as a (finished, stored) call, for the call list and ladder."""
+    legs: dict[tuple[str, str], MediaFigures] = {}
+    for key, figures in record.rtp.items():
+        agent, _, sip_call_id = key.partition(" ")
+        report = parse_report({**figures, "ev": "media", "t": record.started_at, "sip_call_id": sip_call_id})
+        if isinstance(report, MediaFigures):
+            legs[(agent, sip_call_id)] = report
+    answered = record.final_code == 200
+    answered_at = record.started_at + (record.setup_ms or 0.0) / 1000 if answered else None
+    ended_at = answered_at + record.duration_s if answered_at is not None and record.duration_s is not None else None
+    return LabCall(
+        ref=f"cdr{record.call_id}", direction=record.direction, to_number=record.to_number,
+        from_number=record.from_number, gateway=record.gateway_address, auth_method=record.auth_method,
+        endpoint_sid=record.endpoint_sid or "", started_at=record.started_at,
+        state="ended" if answered else "failed", final_code=record.final_code, final_reason=record.final_reason,
+        setup_ms=record.setup_ms, answered_at=answered_at, ended_at=ended_at,
+        sip_call_ids={m.sip_call_id for m in record.messages if m.sip_call_id},
+        messages=list(record.messages), legs=legs, heard=dict(record.audio_verdict), stored=True,
+    )
 
 
 def local_address(text: str, direction: str, fallback: str) -> str:
@@ -120,11 +178,20 @@ def local_address(text: str, direction: str, fallback: str) -> str:
 
 
 MAX_EXTERNAL = 1000  # calls from outside peers kept in memory (the newest)
-PLACED_FIELDS = ("direction", "to_number", "from_number", "gateway", "requested_auth")
+
+
+@dataclass
+class Applied:
+    """What one agent report changed: the call it touched, the SIP messages it captured and
+    the firewall drops it revealed (the lab announces each)."""
+
+    call: LabCall | None = None
+    messages: list[SipMessageRecord] = field(default_factory=list)
+    drops: list[Drop] = field(default_factory=list)
 
 
 class CallBook:
-    """All calls of a lab session, built from agent events as they come."""
+    """All calls of a lab session, built from agent reports as they come."""
 
     def __init__(self, pbx_addresses: tuple[str, ...] = ()) -> None:
         self.calls: dict[str, LabCall] = {}
@@ -133,9 +200,10 @@ class CallBook:
         self._external: collections.deque[str] = collections.deque()  # refs of outside calls, oldest first
         self.pbx_addresses = set(pbx_addresses)  # ip:port of the PBX, behind its firewall
         self.firewall: tuple[FirewallRule, ...] = ()
-        self.rule_hits: dict[int, int] = {}  # firewall rule_id -> datagrams let through (SIP and RTP)
-        self.recent_drops: list[Captured] = []
-        self.unreported_drops: list[Captured] = []  # drops the lab has not announced yet
+        self.rule_hits: dict[RuleKey, int] = {}  # datagrams each rule let through (SIP and RTP)
+        self.recent_drops: list[Drop] = []  # newest last
+        self._rtp_dropped: dict[tuple[str, str], int] = {}  # (agent, Call-ID) -> packets sent while dropped
+        self._requests: dict[tuple[str, str, int | None, str | None], str] = {}  # received request -> its dst
 
     # ------------------------------------------------------------------ identity
 
@@ -143,6 +211,26 @@ class CallBook:
         call = LabCall(ref=ref, **details)
         self.calls[ref] = call
         return call
+
+    def add_history(self, records: list[CallRecord]) -> None:
+        """Calls of earlier sessions (the store's CDRs): shown, never correlated or re-saved."""
+        for record in records:
+            call = call_from_record(record)
+            self.calls.setdefault(call.ref, call)
+
+    def set_firewall(self, rules: tuple[FirewallRule, ...]) -> None:
+        """The PBX's current rules; a rule that is gone takes its count with it."""
+        self.firewall = rules
+        current = {rule_key(r) for r in rules}
+        self.rule_hits = {k: n for k, n in self.rule_hits.items() if k in current}
+
+    def hits(self, rule: FirewallRule) -> int:
+        return self.rule_hits.get(rule_key(rule), 0)
+
+    def clear_firewall_history(self) -> None:
+        """Start the firewall's figures over (a new exercise: its drops are not the last one's)."""
+        self.rule_hits.clear()
+        self.recent_drops.clear()
 
     def _call_for(self, sip_call_id: str, t: float) -> LabCall:
         call = self._by_sip_call_id.get(sip_call_id)
@@ -193,152 +281,184 @@ class CallBook:
             self._by_sip_call_id[sip_call_id] = into
         self.calls.pop(old.ref, None)
 
-    # ------------------------------------------------------------------ events
+    # ------------------------------------------------------------------ reports
 
-    def apply(self, agent: str, agent_address: str, event: dict) -> LabCall | None:
-        """Fold one agent event into the calls; returns the call it touched, if any."""
-        kind = event.get("ev")
-        t = float(event.get("t", 0.0))
-        if kind == "placed":  # the lab asked an agent to place a call: the call starts here
-            details = {k: event[k] for k in PLACED_FIELDS if k in event}
-            return self.calls.get(event["ref"]) or self.open(event["ref"], started_at=t, **details)
-        if kind == "sip":
-            return self._on_sip(agent, agent_address, event, t)
-        if kind == "call":
-            return self._on_call(agent, event, t)
-        if kind == "decision":
-            call = self._call_for(event["sip_call_id"], t)
-            call.decisions.append(event)
-            call.direction = call.direction or event.get("direction", "")
+    def apply(self, agent: str, agent_address: str, report: AgentReport) -> Applied:
+        """Fold one agent report into the calls. agent is the role ('gateway', 'pstn', 'pbx'),
+        agent_address the agent's own SIP ip:port."""
+        if isinstance(report, SipSeen):
+            return self._on_sip(agent, agent_address, report)
+        if isinstance(report, CallState):
+            return Applied(self._on_call(report))
+        if isinstance(report, GatewayDecision):
+            call = self._call_for(report.sip_call_id, report.t)
+            call.decisions.append(report)
+            call.direction = call.direction or report.direction
             call.gateway = call.gateway or agent_address
-            if event.get("auth") and event["auth"] != "challenge":
-                call.auth_method = event["auth"]
-            call.endpoint_sid = event.get("endpoint_sid") or call.endpoint_sid
-            if event.get("dialled") and not call.to_number:
-                call.to_number = event["dialled"]
-            return call
-        if kind == "bridge":
-            call = self._call_for(event["a"], t)
-            self._link(call, event["b"])
-            return call
-        if kind == "b_timeout":
-            call = self._call_for(event["a"], t)
-            call.notes.append(f"{agent}: no answer from the trunk in {event['after_s']:g} s; leg cancelled")
-            return call
-        if kind == "media":
-            return self._on_media(agent, event, t)
-        if kind == "dtmf" and event.get("sip_call_id"):
-            return self._on_dtmf(agent, event, t)
-        if kind == "hold" and event.get("sip_call_id"):
-            call = self._call_for(event["sip_call_id"], t)
-            call.holds.append((t, agent, event.get("status", "")))
-            return call
-        if kind == "incoming" and event.get("sip_call_id"):
-            call = self._call_for(event["sip_call_id"], t)
-            call.caller_ids[agent] = (event.get("caller") or "", event.get("asserted") or "")
-            return call
-        return None
+            if report.auth and report.auth != "challenge":
+                call.auth_method = report.auth
+            call.endpoint_sid = report.endpoint_sid or call.endpoint_sid
+            if report.dialled and not call.to_number:
+                call.to_number = report.dialled
+            return Applied(call)
+        if isinstance(report, BridgeOpened):
+            call = self._call_for(report.a, report.t)
+            self._link(call, report.b)
+            return Applied(call)
+        if isinstance(report, BLegTimedOut):
+            call = self._call_for(report.a, report.t)
+            call.notes.append(f"{agent}: no answer from the trunk in {report.after_s:g} s; leg cancelled")
+            return Applied(call)
+        if isinstance(report, MediaFigures):
+            return self._on_media(agent, report)
+        if isinstance(report, DtmfDigits) and report.sip_call_id:
+            return Applied(self._on_dtmf(agent, report))
+        if isinstance(report, HoldChanged) and report.sip_call_id:
+            call = self._call_for(report.sip_call_id, report.t)
+            call.holds.append((report.t, agent, report.status))
+            return Applied(call)
+        if isinstance(report, CallerSeen) and report.sip_call_id:
+            call = self._call_for(report.sip_call_id, report.t)
+            call.caller_ids[agent] = (report.caller, report.asserted)
+            return Applied(call)
+        return Applied()
 
-    def _on_dtmf(self, agent: str, event: dict, t: float) -> LabCall:
+    def _on_dtmf(self, agent: str, report: DtmfDigits) -> LabCall:
         """Digits, kept with the leg's own SIP addresses so the ladder can draw them between the
         parties' columns (RTP has no columns of its own)."""
-        sip_call_id, digits, direction = event["sip_call_id"], str(event.get("digits", "")), event.get("dir", "rx")
-        call = self._call_for(sip_call_id, t)
-        leg = next((m for m in call.messages if m.agent == agent and m.sip_call_id == sip_call_id
+        call = self._call_for(report.sip_call_id, report.t)
+        leg = next((m for m in call.messages if m.agent == agent and m.sip_call_id == report.sip_call_id
                     and m.event in ("tx", "rx")), None)
         src, dst = ("", "") if leg is None else (leg.src, leg.dst) if leg.event == "tx" else (leg.dst, leg.src)
-        if direction == "rx":
+        if report.direction == "rx":
             src, dst = dst, src
-        call.dtmf.append(Captured(t, agent, direction, src, dst, sip_call_id, f"DTMF {digits}", digits,
-                                  note="RFC 4733 telephone-event"))
+        call.dtmf.append(SipMessageRecord(report.t, agent, report.direction, src, dst, report.sip_call_id,
+                                          f"DTMF {report.digits}", report.digits, note="RFC 4733 telephone-event"))
         return call
 
-    def _on_sip(self, agent: str, agent_address: str, event: dict, t: float) -> LabCall | None:
-        text = event["text"]
+    def _on_sip(self, agent: str, agent_address: str, seen: SipSeen) -> Applied:
         try:
-            message = parse_message(text)
+            message = parse_message(seen.text)
         except SipParseError:
-            return None
+            return Applied()
         sip_call_id = message.call_id or ""
-        local = event.get("local") or local_address(text, event["dir"], "")  # the edge says where
-        call = self._call_for(sip_call_id, t)
+        local = seen.local or local_address(seen.text, seen.direction, "")  # the edge says where
+        call = self._call_for(sip_call_id, seen.t)
+        cseq = (agent, sip_call_id, message.cseq_number, message.cseq_method)
         if not local:  # a response without Contact leaves where its request arrived
-            request = next((m for m in reversed(call.messages) if m.agent == agent and m.event == "rx"
-                            and m.cseq == (message.cseq_number, message.cseq_method)), None)
-            local = request.dst if request else agent_address
-        src, dst = (local, event["remote"]) if event["dir"] == "tx" else (event["remote"], local)
-        captured = Captured(t, agent, event["dir"], src, dst, sip_call_id, message.first_line, text,
-                            cseq=(message.cseq_number, message.cseq_method))
+            local = self._requests.get(cseq, agent_address)
+        src, dst = (local, seen.remote) if seen.direction == "tx" else (seen.remote, local)
+        captured = SipMessageRecord(seen.t, agent, seen.direction, src, dst, sip_call_id, message.first_line,
+                                    seen.text)
+        if seen.direction == "rx" and message.is_request:
+            self._requests[cseq] = dst
         call.messages.append(captured)
-        if event["dir"] == "tx" and dst in self.pbx_addresses and agent != "pbx":
-            self._firewall_check(call, captured)
-        elif event["dir"] == "rx" and agent == "pbx":
-            rule = firewall_rule_for(self.firewall, src.rpartition(":")[0], "sip")
-            if rule is not None:
-                self.rule_hits[rule.rule_id] = self.rule_hits.get(rule.rule_id, 0) + 1
-        return call
+        applied = Applied(call, [captured])
+        if seen.direction == "tx" and dst in self.pbx_addresses and agent != "pbx":
+            drop = self._firewall_check(call, captured)
+            if drop is not None:
+                applied.messages.append(drop)
+                applied.drops.append(drop)
+        elif seen.direction == "rx" and agent == "pbx":
+            self._count_hit(src.rpartition(":")[0], "sip", 1)
+        return applied
 
-    def _firewall_check(self, call: LabCall, sent: Captured) -> None:
+    def _count_hit(self, source_ip: str, protocol: str, datagrams: int) -> None:
+        rule = firewall_rule_for(self.firewall, source_ip or "0.0.0.0", protocol)
+        if rule is not None and datagrams > 0:
+            self.rule_hits[rule_key(rule)] = self.rule_hits.get(rule_key(rule), 0) + datagrams
+
+    def _remember_drop(self, drop: Drop) -> None:
+        self.recent_drops = (self.recent_drops + [drop])[-50:]
+
+    def _firewall_check(self, call: LabCall, sent: SipMessageRecord) -> SipMessageRecord | None:
         """A datagram to the PBX from a source no rule allows never arrives: show it dropped.
         (The kernel filter really drops it; it keeps no count, so the ladder infers the drop
         from the same rules the filter was built from.)"""
         source_ip = sent.src.rpartition(":")[0]
-        if firewall_rule_for(self.firewall, source_ip, "sip") is None:
-            drop = Captured(
-                sent.t + 1e-6, "firewall", "drop", sent.src, sent.dst, sent.sip_call_id, sent.first_line,
-                sent.text, note=f"dropped by the PBX firewall: no rule allows {source_ip}",
-            )
-            call.messages.append(drop)
-            self.recent_drops = (self.recent_drops + [drop])[-50:]
-            self.unreported_drops.append(drop)
+        if firewall_rule_for(self.firewall, source_ip, "sip") is not None:
+            return None
+        drop = SipMessageRecord(sent.t + 1e-6, "firewall", "drop", sent.src, sent.dst, sent.sip_call_id,
+                                sent.first_line, sent.text)
+        call.messages.append(drop)
+        self._remember_drop(drop)
+        return drop
 
-    def _on_call(self, agent: str, event: dict, t: float) -> LabCall | None:
-        ref = event.get("ref")
-        sip_call_id = event.get("sip_call_id", "")
-        if ref is not None and ref in self.calls:
-            call = self.calls[ref]
+    def _on_call(self, report: CallState) -> LabCall | None:
+        sip_call_id = report.sip_call_id
+        if report.ref is not None and report.ref in self.calls:
+            call = self.calls[report.ref]
             self._link(call, sip_call_id)
             call.a_leg = call.a_leg or sip_call_id
         elif sip_call_id:
-            call = self._call_for(sip_call_id, t)
+            call = self._call_for(sip_call_id, report.t)
         else:
             return None
         # The caller's view decides the state: our own agent for a lab call; for a call from a
         # peer outside the lab, the gateway's side of that peer's leg.
-        if ref is not None or (call.external and sip_call_id == call.a_leg):
-            self._caller_state(call, event, t)
+        if report.ref is not None or (call.external and sip_call_id == call.a_leg):
+            self._caller_state(call, report)
         return call
 
-    def _caller_state(self, call: LabCall, event: dict, t: float) -> None:
-        state = event["state"]
-        if state == "early":
+    @staticmethod
+    def _caller_state(call: LabCall, report: CallState) -> None:
+        if report.state == "early":
             call.state = "ringing"
-        elif state == "confirmed":
+        elif report.state == "confirmed":
             call.state = "answered"
-            call.answered_at = call.answered_at or t
-            call.setup_ms = event.get("setup_ms")
+            call.answered_at = call.answered_at or report.t
+            call.setup_ms = report.setup_ms
             call.final_code, call.final_reason = 200, "OK"
-        elif state == "disconnected":
-            call.ended_at = t
+        elif report.state == "disconnected":
+            call.ended_at = report.t
             if call.answered_at is not None:
                 call.state = "ended"
             else:
                 call.state = "failed"
-                call.final_code, call.final_reason = event.get("code") or 0, event.get("reason") or ""
+                call.final_code, call.final_reason = report.code or 0, report.reason
 
-    def _on_media(self, agent: str, event: dict, t: float) -> LabCall | None:
-        sip_call_id = event.get("sip_call_id", "")
-        if not sip_call_id:
-            return None
-        call = self._call_for(sip_call_id, t)
-        previous = call.legs.get((agent, sip_call_id))
-        call.legs[(agent, sip_call_id)] = LegFigures(agent, sip_call_id, event)
+    def _on_media(self, agent: str, figures: MediaFigures) -> Applied:
+        if not figures.sip_call_id:
+            return Applied()
+        call = self._call_for(figures.sip_call_id, figures.t)
+        key = (agent, figures.sip_call_id)
+        previous = call.legs.get(key)
+        call.legs[key] = figures
+        applied = Applied(call)
         if agent == "pbx":  # RTP the PBX received came through the firewall: count it on its rule
-            received = event.get("rx", {}).get("pkt", 0) - (previous.figures.get("rx", {}).get("pkt", 0) if previous else 0)
-            rule = firewall_rule_for(self.firewall, event.get("remote_rtp", "").rpartition(":")[0] or "0.0.0.0", "rtp")
-            if rule is not None and received > 0:
-                self.rule_hits[rule.rule_id] = self.rule_hits.get(rule.rule_id, 0) + received
-        tone = event.get("tone")
-        if tone is not None and agent in ("pstn", "pbx"):
-            call.heard[agent] = call.heard.get(agent, False) or bool(tone.get("present"))
-        return call
+            received = figures.rx.pkt - (previous.rx.pkt if previous else 0)
+            self._count_hit(figures.remote_rtp.rpartition(":")[0], "rtp", received)
+        elif self._to_pbx(figures.remote_rtp):
+            drop = self._rtp_check(agent, figures, previous)
+            if drop is not None:
+                applied.drops.append(drop)
+        if figures.tone is not None and agent in ("pstn", "pbx"):
+            call.heard[agent] = call.heard.get(agent, False) or figures.tone.present
+        return applied
+
+    def _to_pbx(self, address: str) -> bool:
+        ip = address.rpartition(":")[0]
+        return bool(ip) and any(a.rpartition(":")[0] == ip for a in self.pbx_addresses)
+
+    def _rtp_check(self, agent: str, figures: MediaFigures, previous: MediaFigures | None) -> RtpDrop | None:
+        """RTP a lab agent sends the PBX from a source no 'rtp' rule allows is dropped: one
+        entry per stream in the recent drops, its count growing with each report."""
+        source_ip = figures.local_rtp.rpartition(":")[0]
+        if not source_ip or firewall_rule_for(self.firewall, source_ip, "rtp") is not None:
+            return None
+        sent = figures.tx.pkt - (previous.tx.pkt if previous else 0)
+        if sent <= 0:
+            return None
+        key = (agent, figures.sip_call_id)
+        self._rtp_dropped[key] = self._rtp_dropped.get(key, 0) + sent
+        drop = RtpDrop(figures.t, figures.local_rtp, figures.remote_rtp, figures.sip_call_id, self._rtp_dropped[key])
+        self.recent_drops = [d for d in self.recent_drops
+                             if not (isinstance(d, RtpDrop) and d.sip_call_id == drop.sip_call_id and d.src == drop.src)]
+        self._remember_drop(drop)
+        return drop
+
+
+def apply_wire(book: CallBook, agent: str, agent_address: str, event: dict) -> Applied:
+    """book.apply for one agent event as it came off the wire (replays of recorded sessions)."""
+    report = parse_report(event)
+    return book.apply(agent, agent_address, report) if report is not None else Applied()

@@ -39,7 +39,7 @@ class Finding:
 @dataclass(frozen=True)
 class ChecklistItem:
     title: str
-    status: str  # 'pass' | 'fail' | 'unknown' (no call has tested it yet)
+    status: str  # 'pass' | 'fail' | 'unknown' (no call has tested it yet) | 'running' (being tested now)
     detail: str = ""
     cause: str = ""
     fix: str = ""
@@ -60,8 +60,9 @@ def _latest(calls: list[LabCall], key) -> dict[str, LabCall]:
 
 
 def _decision_cause(call: LabCall) -> str:
-    refused = [d for d in call.decisions if d.get("status") and d["status"] != 407]
-    return (refused or call.decisions or [{}])[-1].get("cause", "")
+    refused = [d for d in call.decisions if d.status and d.status != 407]
+    chosen = refused or call.decisions
+    return chosen[-1].cause if chosen else ""
 
 
 def diagnose(call: LabCall, account: Account) -> Finding:
@@ -162,8 +163,19 @@ def _code(call: LabCall) -> str:
     return f"{call.final_code} {call.final_reason}".strip()
 
 
+def counts(call: LabCall) -> bool:
+    """Whether a call bears on the checklist: the lab's own calls, placed to test the trunk as
+    configured (not a deliberate wrong-token practice call, not a peer's, not a stored CDR)."""
+    return not (call.external or call.practice or call.stored)
+
+
+def running() -> list[ChecklistItem]:
+    """The checklist while its calls are under way: no result yet, old ones cleared."""
+    return [ChecklistItem(title, "running", "placing the test calls ...") for title in TITLES]
+
+
 def evaluate(calls: list[LabCall], account: Account) -> list[ChecklistItem]:
-    lab_calls = [c for c in calls if not c.external]
+    lab_calls = [c for c in calls if counts(c)]
     inbound = _latest(lab_calls, lambda c: c.gateway if c.direction == "inbound" else "")
     # outbound calls count under the method the PBX used (a refused call may have no other)
     outbound = _latest(lab_calls, lambda c: (c.requested_auth or c.auth_method or "?") if c.direction == "outbound" else "")

@@ -2,9 +2,14 @@
 
 This is the imperative shell around the pure core. It starts one agent per System Gateway
 address, a PSTN agent and a PBX agent (sip/supervisor.py), pushes the account to them at start
-and after every committed change, folds their events into calls (sip/calls.py), writes each
-finished call to the store as a CDR with its ladder, and tells listeners (the UI, `serve`)
-about everything.
+and after every change to the database (by this process or any other: the command line, a
+second console), folds their reports (sip/wire.py) into calls (sip/calls.py), writes each
+finished call to the store as a CDR with its ladder, keeps the Verification Checklist, and
+tells listeners (the console, `serve`) about everything as typed events (sip/events.py).
+
+The lab is the one owner of what the console shows: it reads the account and the exercise
+progress once per change and publishes them; screens read `lab.account`, `lab.progress`,
+`lab.book`, `lab.checklist`, never the store.
 """
 
 from __future__ import annotations
@@ -16,16 +21,49 @@ import time
 from collections.abc import Callable
 
 from store import Store
-from store.records import Account, CallRecord, PbxTrunk, SipMessageRecord, account_to_wire
+from store.records import Account, ExerciseProgress, PbxTrunk, account_to_wire
 
-from .calls import CallBook, LabCall
+from .calls import Applied, CallBook, LabCall, call_record
 from .capture import CaptureError, LoopbackCapture, lab_blocks
-from .checklist import ChecklistItem, evaluate
+from .checklist import ChecklistItem, counts, evaluate
+from .checklist import running as checklist_running
+from .events import (
+    AccountChanged,
+    AgentError,
+    AgentStateChanged,
+    CallChanged,
+    ChecklistChanged,
+    EngineEvent,
+    EngineFailed,
+    EngineStarted,
+    FirewallDropped,
+    GatewayDecided,
+    MediaChanged,
+    PbxTrunkApplied,
+    ProgressChanged,
+    SipCaptured,
+)
+from .exercise import running_exercise
 from .pcap import pcap_bytes, select_call
 from .routing import allowed_sources, dialled_number
 from .supervisor import AgentSpec, Supervisor
+from .wire import (
+    AgentProblem,
+    AgentReport,
+    Configured,
+    GatewayDecision,
+    MediaFigures,
+    Pong,
+    ProcessState,
+    Ready,
+    TrunkApplied,
+    parse_report,
+)
 
-Listener = Callable[[str, dict], None]
+Listener = Callable[[EngineEvent], None]
+SupervisorFactory = Callable[["Lab", list[AgentSpec]], Supervisor]
+WATCH_S = 0.25  # how often the lab looks for commits by other processes (PRAGMA data_version)
+HISTORY_CALLS = 50  # CDRs of earlier sessions shown in the call list
 
 
 class LabError(RuntimeError):
@@ -82,25 +120,33 @@ PSTN_TEST_NUMBER = "14155550123"  # a fictional 555-01xx number on the PSTN side
 
 
 class Lab:
-    def __init__(self, store: Store, *, b_leg_timeout_s: float = 4.0, supervisor_factory=None,
-                 capture: bool = False) -> None:
-        """supervisor_factory(specs, on_event, on_up) makes what runs the agents: the real
-        Supervisor by default; sip.replay.RecordedSupervisor replays a recorded session.
+    def __init__(self, store: Store, *, b_leg_timeout_s: float = 4.0,
+                 supervisor_factory: SupervisorFactory | None = None, capture: bool = False) -> None:
+        """supervisor_factory(lab, specs) makes what runs the agents: the real Supervisor by
+        default; sip.replay's RecordedSupervisor replays a recorded session.
         capture=True also captures the lab's packets on lo, for export_pcap."""
         self.store = store
         self._supervisor_factory = supervisor_factory or (
-            lambda specs, on_event, on_up: Supervisor(specs, on_event, on_up=on_up))
+            lambda lab, specs: Supervisor(specs, lab.on_agent_event, on_up=lab.configure_agent))
         self.b_leg_timeout_s = b_leg_timeout_s
-        self.account: Account | None = None
+        self.account: Account | None = None  # None until load()
+        self.progress: dict[str, ExerciseProgress] = {}  # scenario -> progress, in start order
+        self.exercise: str | None = None  # the exercise running now (started last, not solved)
+        self.checklist: list[ChecklistItem] = []
+        self.checklist_running = False
+        self.engine_error = ""  # why the agents could not start, if they could not
         self.book = CallBook()
         self.supervisor: Supervisor | None = None
         self._listeners: list[Listener] = []
         self._refs = itertools.count(1)
         self._via_turn = itertools.count()
         self._addresses: dict[str, str] = {}  # agent name -> its main ip:port
-        self._unsubscribe: Callable[[], None] | None = None
-        self._push_task: asyncio.Task | None = None
-        self._account_dirty = False
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._watch_task: asyncio.Task | None = None
+        self._refresh_task: asyncio.Task | None = None
+        self._dirty: set[str] = set()  # store topics to read again: 'account', 'progress'
+        self._data_version = 0
+        self._not_counted: set[str] = set()  # calls from before the checklist last started over
         self._waiters: list[asyncio.Future] = []
         self._saved: set[str] = set()
         self._save_tasks: set[asyncio.Task] = set()
@@ -114,29 +160,52 @@ class Lab:
 
     # ------------------------------------------------------------------ life cycle
 
-    async def start(self) -> None:
+    async def load(self) -> None:
+        """Read the account, the exercise progress and the stored calls, and from now on follow
+        every change to the database, whoever makes it. start() calls it; the console calls it
+        first, to show the account while the agents start. Idempotent."""
+        if self.account is not None:
+            return
+        self._data_version = await self.store.data_version()
         self.account = await self.store.account()
-        specs = agent_specs(self.account, b_leg_timeout_s=self.b_leg_timeout_s)
-        for spec in specs:
-            self._addresses[spec.name] = f"{spec.config['ip']}:{spec.config['port']}"
+        self.progress = await self.store.exercise_progress()
+        self.exercise = running_exercise(self.progress)
+        self.book.add_history(await self.store.calls(limit=HISTORY_CALLS))
         self._refresh_book()
-        self.supervisor = self._supervisor_factory(specs, self._on_agent_event, self._configure_agent)
-        self._unsubscribe = self.store.subscribe(self._account_changed)
-        if self._capture_wanted:
-            self._start_capture()  # before the agents: a call's first INVITE is in the capture
-        await self.supervisor.start()
-        # Up is not enough: a gateway without the account answers 503. Wait for each to confirm
-        # (generously: on a machine saturated by a classroom, 10 s was measured to be too short).
-        if not await self.wait_until(lambda: self._configured >= set(self._addresses), CONFIGURE_TIMEOUT_S):
-            raise LabError(f"agents not configured: {sorted(set(self._addresses) - self._configured)}")
+        self.checklist = evaluate([], self.account)
+        self._unsubscribe = [self.store.subscribe(lambda: self._changed("account"), "account"),
+                             self.store.subscribe(lambda: self._changed("progress"), "progress")]
+        self._watch_task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def start(self) -> None:
+        """Start the agents and configure them; publishes EngineStarted, or EngineFailed and raises."""
+        try:
+            await self.load()
+            specs = agent_specs(self.account, b_leg_timeout_s=self.b_leg_timeout_s)
+            for spec in specs:
+                self._addresses[spec.name] = f"{spec.config['ip']}:{spec.config['port']}"
+            self.supervisor = self._supervisor_factory(self, specs)
+            if self._capture_wanted:
+                self._start_capture()  # before the agents: a call's first INVITE is in the capture
+            await self.supervisor.start()
+            # Up is not enough: a gateway without the account answers 503. Wait for each to confirm
+            # (generously: on a machine saturated by a classroom, 10 s was measured to be too short).
+            if not await self.wait_until(lambda: self._configured >= set(self._addresses), CONFIGURE_TIMEOUT_S):
+                raise LabError(f"agents not configured: {sorted(set(self._addresses) - self._configured)}")
+        except Exception as error:
+            self.engine_error = str(error)
+            self._publish(EngineFailed(self.engine_error))
+            raise
+        self._publish(EngineStarted())
 
     async def stop(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
-        if self._push_task is not None and not self._push_task.done():
-            self._push_task.cancel()
-            await asyncio.gather(self._push_task, return_exceptions=True)
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+        for task in (self._watch_task, self._refresh_task):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self.supervisor is not None:
             await self.supervisor.stop()
         if self.capture is not None:
@@ -151,8 +220,10 @@ class Lab:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def subscribe(self, listener: Listener) -> None:
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """listener(event) hears every EngineEvent from now on; returns an unsubscribe function."""
         self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     @property
     def gateway_addresses(self) -> list[str]:
@@ -181,6 +252,8 @@ class Lab:
         call = self.book.calls.get(ref)
         if call is None:
             raise LabError(f"no call {ref!r} in this lab session")
+        if call.stored:
+            raise LabError(f"call {ref} is from an earlier session: this one did not capture its packets")
         if self.capture is None:
             raise LabError(f"no pcap: {self.capture_error}")
         if call.started_at <= self.capture.ring.evicted_until:
@@ -203,9 +276,9 @@ class Lab:
         self.book.pbx_addresses = {f"{pbx.ip}:{pbx.port}", f"{roaming.ip}:{roaming.port}"}
         if self.account.pbx_trunk is not None:  # where its IP-authenticated INVITEs leave from
             self.book.pbx_addresses.add(f"{pbx.ip}:{self.account.pbx_trunk.source_port}")
-        self.book.firewall = self.account.firewall_rules
+        self.book.set_firewall(self.account.firewall_rules)
 
-    async def _configure_agent(self, name: str) -> None:
+    async def configure_agent(self, name: str) -> None:
         """Send an agent what it needs to know of the account (at start and after a restart)."""
         if name.startswith("gateway"):
             await self.supervisor.send(name, {"cmd": "configure", "account": account_to_wire(self.account)})
@@ -223,52 +296,148 @@ class Lab:
                        "rtp": list(allowed_sources(rules, "rtp"))},
             )
 
-    def _account_changed(self) -> None:
-        self._account_dirty = True
-        if self._push_task is None or self._push_task.done():
-            self._push_task = asyncio.get_running_loop().create_task(self._push_account())
+    # ------------------------------------------------------------------ following the database
 
-    async def _push_account(self) -> None:
-        while self._account_dirty:  # a change committed while we were pushing: push again
-            self._account_dirty = False
-            self.account = await self.store.account()
-            self._refresh_book()
+    def _changed(self, topic: str) -> None:
+        """A topic of the store changed: read it again (once, however many commits came)."""
+        self._dirty.add(topic)
+        if self._refresh_task is None or self._refresh_task.done():
+            self._refresh_task = asyncio.get_running_loop().create_task(self._refresh())
+
+    async def _watch(self) -> None:
+        """Commits by other processes do not reach this process's store listeners; SQLite's
+        data_version on our connection changes with each of them, so look at it often."""
+        while True:
+            await asyncio.sleep(WATCH_S)
+            try:
+                version = await self.store.data_version()
+            except Exception as error:  # noqa: BLE001 - a broken file is said, not fatal
+                self._publish(AgentError("lab", f"cannot read the database: {error}"))
+                continue
+            if version != self._data_version:
+                self._data_version = version
+                self._changed("account")
+                self._changed("progress")
+
+    async def _refresh(self) -> None:
+        while self._dirty:  # a change committed while we were reading: read again
+            topics, self._dirty = self._dirty, set()
+            try:
+                if "account" in topics:
+                    await self._reload_account()
+                if "progress" in topics:
+                    await self._reload_progress()
+            except Exception as error:  # noqa: BLE001 - the lab keeps running on what it has
+                self._publish(AgentError("lab", f"cannot read the database: {error}"))
+
+    async def _reload_account(self) -> None:
+        account = await self.store.account()
+        if account == self.account:
+            return  # a commit that changed no configuration (a CDR, another lab's progress)
+        self.account = account
+        self._refresh_book()
+        if self.supervisor is not None:
             for name in self.supervisor.states:
-                await self._configure_agent(name)
-            self._notify("lab", {"ev": "account", "t": time.time()})
+                await self.configure_agent(name)
+        self._publish(AccountChanged(account))
+        self._update_checklist()  # causes and fixes name the account
 
-    # ------------------------------------------------------------------ events
+    async def _reload_progress(self) -> None:
+        progress = await self.store.exercise_progress()
+        if progress == self.progress:
+            return
+        started = [name for name, p in progress.items()
+                   if name not in self.progress or self.progress[name].started_at != p.started_at]
+        self.progress = progress
+        self.exercise = running_exercise(progress)
+        if started:  # a new attempt: the last one's results and drops are not this one's
+            self.book.clear_firewall_history()
+            self._start_checklist_over(running=False)
+        self._publish(ProgressChanged(dict(progress), self.exercise))
 
-    def _on_agent_event(self, name: str, event: dict) -> None:
-        kind = event.get("ev")
-        if kind == "ready":  # a (re)started agent must be configured again; the PSTN needs nothing
+    # ------------------------------------------------------------------ the checklist
+
+    def _start_checklist_over(self, *, running: bool) -> None:
+        """Calls placed so far no longer count; the items are cleared (or shown running)."""
+        self._not_counted = set(self.book.calls)
+        self.checklist_running = running
+        self.checklist = checklist_running() if running else evaluate([], self.account)
+        self._publish(ChecklistChanged(tuple(self.checklist), running))
+
+    def _counted_calls(self) -> list[LabCall]:
+        return [c for c in self.book.calls.values() if c.ref not in self._not_counted and counts(c)]
+
+    def _update_checklist(self) -> None:
+        """The checklist from the calls that count (not while a run is placing its calls)."""
+        if self.checklist_running or self.account is None:
+            return
+        items = evaluate(self._counted_calls(), self.account)
+        if items != self.checklist:
+            self.checklist = items
+            self._publish(ChecklistChanged(tuple(items), False))
+
+    # ------------------------------------------------------------------ agent reports
+
+    def on_agent_event(self, name: str, event: dict) -> None:
+        """One event off an agent's wire (the supervisor calls this): parsed once, here."""
+        report = parse_report(event)
+        if report is not None:
+            self.on_report(name, report)
+
+    def on_report(self, name: str, report: AgentReport) -> None:
+        if isinstance(report, Ready):  # a (re)started agent must be configured again; the PSTN needs nothing
             (self._configured.add if name == "pstn" else self._configured.discard)(name)
             if name == "pbx":
                 self._pbx_settings_sent = None
-        elif kind == "trunk":
-            self.pbx_source_port = int(event.get("source_port", 0)) or None
-        elif kind in ("configured", "firewall"):
+        elif isinstance(report, TrunkApplied):
+            self.pbx_source_port = report.source_port
+            self._publish(PbxTrunkApplied(report.source_port))
+        elif isinstance(report, Configured):
             self._configured.add(name)
-        elif kind == "pong":
-            self._free[name] = int(event.get("free_slots", 0))
-        call = self.book.apply(name.split()[0], self._addresses.get(name, ""), event)
-        if event.get("ev") == "agent" and event.get("state") == "crashed":
-            self._fail_calls_of(name, event)
-        self._notify(name, event)
-        while self.book.unreported_drops:
-            drop = self.book.unreported_drops.pop(0)
-            self._notify("firewall", {"ev": "drop", "t": drop.t, "src": drop.src, "dst": drop.dst,
-                                      "sip_call_id": drop.sip_call_id, "first_line": drop.first_line,
-                                      "note": drop.note})
+        elif isinstance(report, Pong):
+            self._free[name] = report.free_slots
+        elif isinstance(report, AgentProblem):
+            self._publish(AgentError(name, report.message))
+        elif isinstance(report, ProcessState):
+            detail = f"{report.reason}; restarting in {report.restart_in_s:g} s" if report.state == "crashed" and \
+                report.restart_in_s is not None else report.reason
+            self._publish(AgentStateChanged(name, report.state, detail, report.last_words))
+            if report.state == "crashed":
+                self._fail_calls_of(name, report)
+        applied = self.book.apply(name.split()[0], self._addresses.get(name, ""), report)
+        self._announce(name, report, applied)
+
+    def _announce(self, name: str, report: AgentReport, applied: Applied) -> None:
+        call = applied.call
         if call is not None:
-            if call.finished and not call.external and call.ref not in self._saved:
-                self._saved.add(call.ref)
-                task = asyncio.get_running_loop().create_task(self._save(call))
-                self._save_tasks.add(task)
-                task.add_done_callback(self._save_tasks.discard)
+            for message in applied.messages:
+                self._publish(SipCaptured(call.ref, message))
+            if isinstance(report, GatewayDecision):
+                self._publish(GatewayDecided(call.ref, name.split()[0], report))
+            elif isinstance(report, MediaFigures):
+                self._publish(MediaChanged(call.ref, name.split()[0], report))
+            elif not applied.messages:
+                self._publish(CallChanged(call.ref))
+        for drop in applied.drops:
+            self._publish(FirewallDropped(drop))
+        if call is not None:
+            self._finished(call)
             self._wake()
 
-    def _fail_calls_of(self, name: str, event: dict) -> None:
+    def _finished(self, call: LabCall) -> None:
+        """A finished lab call is saved once as a CDR; a finished call that counts updates the
+        checklist (again when late media figures arrive: what the far end heard)."""
+        if not call.finished:
+            return
+        if not call.external and not call.stored and call.ref not in self._saved:
+            self._saved.add(call.ref)
+            task = asyncio.get_running_loop().create_task(self._save(call))
+            self._save_tasks.add(task)
+            task.add_done_callback(self._save_tasks.discard)
+        if counts(call) and call.ref not in self._not_counted:
+            self._update_checklist()
+
+    def _fail_calls_of(self, name: str, report: ProcessState) -> None:
         """An agent died: its calls in flight end as failed, with the reason."""
         role = name.split()[0]
         address = self._addresses.get(name, "")
@@ -280,18 +449,19 @@ class Lab:
                 m.agent == role and (role != "gateway" or address in (m.src, m.dst)) for m in call.messages)
             if involved:
                 call.state = "failed" if call.answered_at is None else "ended"
-                call.ended_at = event["t"]
+                call.ended_at = report.t
                 call.final_code = call.final_code if call.answered_at else 503
                 call.final_reason = call.final_reason if call.answered_at else "Service Unavailable"
-                call.notes.append(f"{name} {event['reason']} during the call; the supervisor restarts it")
-                self._notify("lab", {"ev": "call_failed", "ref": call.ref, "t": event["t"]})
+                call.notes.append(f"{name} {report.reason} during the call; the supervisor restarts it")
+                self._publish(CallChanged(call.ref))
+                self._finished(call)
                 if caller != role:  # the caller's agent survived: end its leg too
                     asyncio.get_running_loop().create_task(self.supervisor.send(caller, {"cmd": "hangup", "ref": call.ref}))
         self._wake()
 
-    def _notify(self, source: str, event: dict) -> None:
+    def _publish(self, event: EngineEvent) -> None:
         for listener in list(self._listeners):
-            listener(source, event)
+            listener(event)
 
     def _wake(self) -> None:
         for waiter in self._waiters:
@@ -321,12 +491,14 @@ class Lab:
 
     # ------------------------------------------------------------------ placing calls
 
-    def _placed(self, **details: str) -> LabCall:
-        """Open a call: as an event, so listeners (and recordings) see where it started."""
-        event = {"ev": "placed", "t": time.time(), "ref": f"c{next(self._refs)}", **details}
-        call = self.book.apply("lab", "", event)
-        self._notify("lab", event)
+    def open_call(self, ref: str, *, started_at: float, **details: object) -> LabCall:
+        """Open a lab call before an agent is asked to dial it (its reports then find it)."""
+        call = self.book.calls.get(ref) or self.book.open(ref, started_at=started_at, **details)
+        self._publish(CallChanged(ref))
         return call
+
+    def _placed(self, **details: object) -> LabCall:
+        return self.open_call(f"c{next(self._refs)}", started_at=time.time(), **details)
 
     def _gateway_named(self, via: str | None) -> str:
         addresses = self.gateway_addresses
@@ -375,8 +547,11 @@ class Lab:
         token = voip_token if voip_token is not None else trunk.voip_token
         if auth == "header" and not trunk.send_voip_token_header and omit_header is None:
             omit_header = "X-Auth-VoipToken"
+        # Credentials typed for this one call are practice (a deliberate 401), not the trunk
+        # as configured: such a call never counts in the checklist.
+        practice = endpoint_sid is not None or voip_token is not None or omit_header is not None
         call = self._placed(direction="outbound", to_number=to, from_number=self._pbx_caller_id(),
-                            gateway=gateway, requested_auth=auth)
+                            gateway=gateway, requested_auth=auth, practice=practice)
         command = {"cmd": "dial", "ref": call.ref, "to": to, "via": gateway, "auth": auth,
                    "endpoint_sid": sid, "voip_token": token, "from_number": call.from_number, **options}
         if omit_header == "X-Auth-VoipToken":
@@ -409,7 +584,8 @@ class Lab:
             if call is not None and not call.finished:  # it never left: not a call "dialling" forever
                 call.state, call.final_code, call.final_reason = "failed", 503, f"the {agent} agent is not up"
                 call.ended_at = time.time()
-                self._notify("lab", {"ev": "call_failed", "ref": call.ref, "t": call.ended_at})
+                self._publish(CallChanged(call.ref))
+                self._finished(call)
             raise LabError(f"the {agent} agent is not up ({self.supervisor.states.get(agent, 'unknown')})")
 
     async def hold(self, ref: str, *, on: bool = True) -> None:
@@ -469,7 +645,21 @@ class Lab:
         """The seed's Verification Checklist, for real: an inbound call through every System
         Gateway address and an outbound call with each authentication method, all at once as
         far as each gateway address's capacity allows (a trunk with a firewall hole is judged in
-        about the time one unanswered call takes, not in the sum of them)."""
+        about the time one unanswered call takes, not in the sum of them). Meanwhile the
+        checklist shows 'running' (earlier results cleared); then this run's results."""
+        if self.checklist_running:
+            raise LabError("the checklist is already running")
+        self._start_checklist_over(running=True)
+        calls: list[LabCall] = []
+        try:
+            calls = await self._probes(hold_s, answer_timeout_s)
+        finally:
+            self.checklist_running = False
+            self.checklist = []  # so that the update below publishes even an unchanged result
+            self._update_checklist()
+        return evaluate(calls, self.account), calls
+
+    async def _probes(self, hold_s: float, answer_timeout_s: float) -> list[LabCall]:
         gateways = self.gateway_addresses
         slots = {gateway: asyncio.Semaphore(CALLS_PER_GATEWAY) for gateway in gateways}
         # Every probe takes a call slot at the PSTN and one at the PBX. A slot pjsua still holds
@@ -488,8 +678,7 @@ class Lab:
             probe(gateways[i % len(gateways)], lambda via, auth=auth: self.place_outbound(PSTN_TEST_NUMBER, auth=auth, via=via))
             for i, auth in enumerate(("ip", "proxy", "header"))
         ]
-        calls = list(await asyncio.gather(*inbound, *outbound))
-        return evaluate(calls, self.account), calls
+        return list(await asyncio.gather(*inbound, *outbound))
 
     def test_number(self) -> str:
         """The number an inbound test call dials: the PBX endpoint's first assigned number, else
@@ -499,21 +688,3 @@ class Lab:
         if not numbers:
             raise LabError("the account has no phone numbers: add one under Phone Numbers")
         return numbers[0].phonenumber
-
-
-
-
-def call_record(call: LabCall) -> CallRecord:
-    """A finished lab call as the store's CDR."""
-    return CallRecord(
-        started_at=call.started_at, direction=call.direction or "inbound", from_number=call.from_number,
-        to_number=call.to_number, gateway_address=call.gateway, endpoint_sid=call.endpoint_sid or None,
-        auth_method=call.auth_method, final_code=call.final_code, final_reason=call.final_reason,
-        setup_ms=call.setup_ms, duration_s=call.duration_s,
-        rtp={f"{agent} {sip_call_id}": leg.figures for (agent, sip_call_id), leg in call.legs.items()},
-        audio_verdict=dict(call.heard),
-        messages=tuple(
-            SipMessageRecord(m.t, m.agent, m.event, m.src, m.dst, m.sip_call_id, m.first_line, m.text)
-            for m in call.messages
-        ),
-    )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from store.records import Account
+from store.records import Account, SipMessageRecord
 
-from .calls import Captured, LabCall
+from .calls import LabCall
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Rung:
     dst: int
     label: str  # first line, shortened: "INVITE 12025550100", "200 OK"
     dropped: bool
-    message: Captured
+    message: SipMessageRecord
 
 
 def columns(account: Account) -> list[Column]:
@@ -67,7 +67,7 @@ def _column_of(address: str, cols: list[Column]) -> int:
 
 def rungs(call: LabCall, cols: list[Column]) -> list[Rung]:
     lab_addresses = set().union(*(c.addresses for c in cols))
-    kept: list[Captured] = []
+    kept: list[SipMessageRecord] = []
     sent_digits = [d for d in call.dtmf if d.event == "tx" and d.src]  # drawn once, from the sender
     for m in sorted(call.messages + sent_digits, key=lambda m: m.t):
         if m.event in ("tx", "drop") or (m.event == "rx" and m.src not in lab_addresses):
@@ -77,10 +77,10 @@ def rungs(call: LabCall, cols: list[Column]) -> list[Rung]:
     previous = start
     for m in kept:
         src, dst = _column_of(m.src, cols), _column_of(m.dst, cols)
-        if m.event == "drop":
+        if m.dropped:
             dst = next(i for i, c in enumerate(cols) if c.label == "FIREWALL")
         out.append(Rung(round(m.t - start, 6), round(m.t - previous, 6), src, dst, short_label(m.first_line),
-                        m.event == "drop", m))
+                        m.dropped, m))
         previous = m.t
     return out
 

@@ -1,20 +1,27 @@
 """Replaying a recorded lab session instead of running agents.
 
-A recording is what a lab's listeners heard (tests/fixtures/record_events.py writes them): one
-JSON object a line, {"source", "address", "event"}. `RecordedSupervisor` stands in for the
-process supervisor: it reports every agent up and configured, then hands the recorded events to
-the lab as if the agents had sent them, so the real call book, ladder and checklist run on
-them. This is how the console's snapshot tests show calls without a live pjsua2 call, and how a
-trainer can show a demo with no agents at all.
+A recording (tests/fixtures/record_events.py writes them) is one JSON object a line,
+{"source", "address", "event"}: what the agents said, as it came off their wire ("source" is
+the agent's name), and where the lab opened its calls ("source": "lab", "event": {"ev":
+"placed", "ref", "t", and the call's details}). `RecordedSupervisor` stands in for the
+process supervisor: it reports every agent up and configured, then opens the recorded calls in
+the lab and hands it the agents' events as if the agents had sent them, so the real call book,
+ladder and checklist run on them. This is how the console's snapshot tests show calls without
+a live pjsua2 call, and how a trainer can show a demo with no agents at all.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .supervisor import AgentSpec
+
+if TYPE_CHECKING:
+    from .lab import Lab
+
+PLACED_FIELDS = ("direction", "to_number", "from_number", "gateway", "requested_auth", "practice")
 
 
 def load_recording(path: str | Path, *, ref_prefix: str = "") -> list[dict]:
@@ -28,17 +35,16 @@ def load_recording(path: str | Path, *, ref_prefix: str = "") -> list[dict]:
     return records
 
 
+def placed_record(call) -> dict:
+    """The recording's line for a call the lab opened (the inverse of what replay does with it)."""
+    details = {name: getattr(call, name) for name in PLACED_FIELDS if getattr(call, name)}
+    return {"source": "lab", "address": "", "event": {"ev": "placed", "t": call.started_at, "ref": call.ref, **details}}
+
+
 class RecordedSupervisor:
-    def __init__(
-        self,
-        specs: list[AgentSpec],
-        on_event: Callable[[str, dict], None],
-        on_up: Callable[[str], Awaitable[None]] | None,
-        recording: list[dict],
-    ) -> None:
+    def __init__(self, lab: Lab, specs: list[AgentSpec], recording: list[dict]) -> None:
+        self._lab = lab
         self._names = [spec.name for spec in specs]
-        self._on_event = on_event
-        self._on_up = on_up
         self._recording = recording
         self.sent: list[tuple[str, dict]] = []  # what the lab asked the (absent) agents to do
         self.states = {name: "down" for name in self._names}
@@ -47,16 +53,20 @@ class RecordedSupervisor:
         return None
 
     async def start(self) -> None:
+        lab = self._lab
         for name in self._names:
             self.states[name] = "up"
-            self._on_event(name, {"ev": "agent", "state": "up", "t": 0.0})
-            self._on_event(name, {"ev": "ready", "t": 0.0})
-            if self._on_up is not None:
-                await self._on_up(name)
-            self._on_event(name, {"ev": "configured", "t": 0.0})
+            lab.on_agent_event(name, {"ev": "agent", "state": "up", "t": 0.0})
+            lab.on_agent_event(name, {"ev": "ready", "t": 0.0})
+            await lab.configure_agent(name)
+            lab.on_agent_event(name, {"ev": "configured", "t": 0.0})
         for record in self._recording:
-            if record["event"].get("ev") != "drop":  # drops are recomputed from the account's rules
-                self._on_event(record["source"], record["event"])
+            source, event = record["source"], record["event"]
+            if source == "lab" and event.get("ev") == "placed":
+                details = {k: event[k] for k in PLACED_FIELDS if k in event}
+                lab.open_call(event["ref"], started_at=float(event["t"]), **details)
+            elif source in self.states:  # the lab's own announcements are recomputed, not replayed
+                lab.on_agent_event(source, event)
 
     async def send(self, name: str, command: dict) -> bool:
         self.sent.append((name, command))
@@ -69,4 +79,4 @@ class RecordedSupervisor:
 
 def recorded_supervisor_factory(recording: list[dict]):
     """A Lab supervisor_factory that replays `recording`."""
-    return lambda specs, on_event, on_up: RecordedSupervisor(specs, on_event, on_up, recording)
+    return lambda lab, specs: RecordedSupervisor(lab, specs, recording)

@@ -211,9 +211,15 @@ class Account:
 
 @dataclass(frozen=True)
 class SipMessageRecord:
-    """One captured SIP message of a call (or a datagram the PBX firewall dropped)."""
+    """One SIP message as it crossed the lab, or a datagram the PBX firewall dropped: the one
+    form a captured message has, from the lab's call book to the ladder, the CDR and the pcap.
 
-    at: float
+    t: when the agent saw it (Unix time). agent: the role that saw it ('gateway', 'pstn',
+    'pbx'; 'firewall' for a drop). event: 'tx' (sent), 'rx' (received) or 'drop'. src, dst:
+    ip:port. text: the whole message, CRLF line endings, as on the wire.
+    """
+
+    t: float
     agent: str
     event: str  # 'tx' | 'rx' | 'drop'
     src: str
@@ -221,6 +227,16 @@ class SipMessageRecord:
     sip_call_id: str
     first_line: str
     text: str
+    note: str = ""  # a drop's reason; what a DTMF rung is (the ladder also draws RFC 4733 digits)
+
+    def __post_init__(self) -> None:
+        if self.dropped and not self.note:  # a CDR keeps no note: a drop read back says why again
+            why = f"dropped by the PBX firewall: no rule allows {self.src.rpartition(':')[0]}"
+            object.__setattr__(self, "note", why)
+
+    @property
+    def dropped(self) -> bool:
+        return self.event == "drop"
 
 
 @dataclass(frozen=True)

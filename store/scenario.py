@@ -14,10 +14,13 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import NotFoundError, ValidationError
 from .records import Account, Endpoint, EndpointAttributes
-from .store import Store
+
+if TYPE_CHECKING:  # only for annotations: scenarios are data the pure core reads too
+    from .store import Store
 
 LIBRARY = Path(__file__).resolve().parent / "scenarios"
 

@@ -40,6 +40,8 @@ from .records import (
 )
 from .schema import LATEST, MIGRATIONS
 
+TOPICS = ("account", "progress")  # what listeners can subscribe to (CDRs are history: no topic)
+
 READ_ONLY_GATEWAY = (
     "The System Gateway endpoint is system-generated and read-only: it is the carrier's side of "
     "the trunk. Allow its addresses through your firewall instead."
@@ -65,7 +67,7 @@ class Store:
         self._new_sid = new_sid
         self._new_token = new_token
         self._lock = asyncio.Lock()  # one statement sequence at a time on the one connection
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: dict[str, list[Callable[[], None]]] = {topic: [] for topic in TOPICS}
 
     # ---------------------------------------------------------------- opening and closing
 
@@ -103,13 +105,22 @@ class Store:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """Call `listener()` after every committed change; returns an unsubscribe function."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+    def subscribe(self, listener: Callable[[], None], topic: str = "account") -> Callable[[], None]:
+        """Call `listener()` after every change to `topic` ('account': the configuration,
+        'progress': exercise progress) committed through this Store; returns an unsubscribe
+        function. Other connections' commits are seen with data_version()."""
+        self._listeners[topic].append(listener)
+        return lambda: self._listeners[topic].remove(listener)
+
+    async def data_version(self) -> int:
+        """SQLite's PRAGMA data_version for this connection: it changes when another
+        connection (another process: the command line, a second console) commits to the file,
+        never for this connection's own commits (those reach subscribe()'s listeners)."""
+        async with self._lock:
+            return int(await self._scalar("PRAGMA data_version"))
 
     @asynccontextmanager
-    async def _transaction(self, *, notify: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+    async def _transaction(self, *, notify: str | None = "account") -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
             await self._db.execute("BEGIN IMMEDIATE")  # take the write lock now, not mid-way
             try:
@@ -122,8 +133,8 @@ class Store:
             except sqlite3.Error:
                 await self._db.execute("ROLLBACK")
                 raise
-        if notify:
-            for listener in list(self._listeners):
+        if notify is not None:
+            for listener in list(self._listeners[notify]):
                 listener()
 
     async def schema_version(self) -> int:
@@ -150,7 +161,7 @@ class Store:
     async def _upgrade_and_seed(self, plan: AddressPlan) -> None:
         # Both steps in one IMMEDIATE transaction: two processes opening the same new file
         # serialise here, and the second finds the schema and the System Gateway already made.
-        async with self._transaction(notify=False) as db:
+        async with self._transaction(notify=None) as db:
             version = int(await self._scalar("PRAGMA user_version"))
             if version > LATEST:
                 raise StoreError(
@@ -631,7 +642,7 @@ class Store:
         return (await self.account()).pbx_trunk
 
     # ---------------------------------------------------------------- exercises (workshop mode)
-    # (progress, not configuration: no listeners)
+    # (progress, not configuration: its own topic)
 
     async def exercise_progress(self) -> dict[str, ExerciseProgress]:
         async with self._lock:
@@ -646,7 +657,7 @@ class Store:
 
     async def start_exercise(self, scenario: str, now: float) -> ExerciseProgress:
         """(Re)start an exercise: a fresh attempt, so the hints and the ladders start over."""
-        async with self._transaction(notify=False) as db:
+        async with self._transaction(notify="progress") as db:
             await db.execute(
                 "INSERT INTO exercise_progress (scenario, started_at) VALUES (?, ?) ON CONFLICT (scenario) DO "
                 "UPDATE SET started_at = excluded.started_at, hints_shown = 0, checks = 0, solved_at = NULL, "
@@ -659,7 +670,7 @@ class Store:
     ) -> ExerciseProgress:
         """One "Check my fix": a pass solves the exercise; a fail reveals the next hint (up to
         max_hints). The first failing ladder and the passing one are kept for the report."""
-        async with self._transaction(notify=False) as db:
+        async with self._transaction(notify="progress") as db:
             current = await self._rows("SELECT solved_at, failing_ladder FROM exercise_progress WHERE scenario = ?",
                                        (scenario,))
             if not current:
@@ -678,7 +689,7 @@ class Store:
     # (appended by the lab; no listeners: a CDR is history, not configuration)
 
     async def record_call(self, record: CallRecord) -> int:
-        async with self._transaction(notify=False) as db:
+        async with self._transaction(notify=None) as db:
             cur = await db.execute(
                 "INSERT INTO calls (started_at, direction, from_number, to_number, gateway_address, endpoint_sid, "
                 "auth_method, final_code, final_reason, setup_ms, duration_s, rtp, audio_verdict) "
@@ -691,7 +702,7 @@ class Store:
             await db.executemany(
                 "INSERT INTO sip_messages (call_id, at, agent, event, src, dst, sip_call_id, first_line, text) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(call_id, m.at, m.agent, m.event, m.src, m.dst, m.sip_call_id, m.first_line, m.text)
+                [(call_id, m.t, m.agent, m.event, m.src, m.dst, m.sip_call_id, m.first_line, m.text)
                  for m in record.messages],
             )
         return call_id

@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from sip.checklist import ChecklistItem
 
-MARKS = {"pass": ("✔", "green"), "fail": ("✘", "red"), "unknown": ("·", "grey50")}
+MARKS = {"pass": ("✔", "green"), "fail": ("✘", "red"), "unknown": ("·", "grey50"), "running": ("…", "yellow")}
 
 
 class ChecklistView(Static):
@@ -20,7 +20,7 @@ class ChecklistView(Static):
         for item in items:
             mark, style = MARKS[item.status]
             text.append(f" {mark} ", style=f"bold {style}")
-            text.append(item.title + "\n", style="bold" if item.status != "unknown" else "")
+            text.append(item.title + "\n", style="bold" if item.status in ("pass", "fail") else "")
             if item.status == "fail":
                 text.append(f"     cause: {item.cause}\n", style="red")
                 text.append(f"     fix:   {item.fix}\n", style="yellow")

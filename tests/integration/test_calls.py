@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from sip.events import AgentStateChanged
 from sip.lab import Lab, LabError
 from store import EndpointAttributes
 
@@ -36,10 +37,10 @@ async def test_inbound_call_reaches_the_pbx_with_audio_both_ways(lab: Lab):
     pbx = lab.account.party("pbx")
     gw_invite = next(m for m in call.messages if m.agent == "gateway" and m.event == "tx" and m.first_line.startswith("INVITE"))
     assert gw_invite.src == call.gateway and gw_invite.dst == f"{pbx.ip}:{pbx.port}"
-    legs = {agent: leg.figures for (agent, _), leg in call.legs.items() if agent != "gateway"}
+    legs = {agent: leg for (agent, _), leg in call.legs.items() if agent != "gateway"}
     for party in ("pstn", "pbx"):
-        assert legs[party]["codec"] == "PCMU/8000"
-        assert legs[party]["rx"]["pkt"] > 40 and legs[party]["tx"]["pkt"] > 40
+        assert legs[party].codec == "PCMU/8000"
+        assert legs[party].rx.pkt > 40 and legs[party].tx.pkt > 40
     await lab.wait_until(lambda: False, 0.6)  # the CDR is written a moment after the end
     (record,) = await lab.store.calls()
     assert record.final_code == 200 and record.audio_verdict == {"pstn": True, "pbx": True}
@@ -82,7 +83,7 @@ async def test_wrong_token_is_401(lab: Lab, auth: str):
 async def test_one_header_missing_is_401(lab: Lab, missing: str):
     call = await lab.run_call(await lab.place_outbound(PSTN_NUMBER, auth="header", omit_header=missing))
     assert call.final_code == 401
-    assert any(f"{missing} is missing" in d["cause"] for d in call.decisions)
+    assert any(f"{missing} is missing" in d.cause for d in call.decisions)
 
 
 async def test_restricted_source_is_403(lab: Lab):
@@ -99,7 +100,7 @@ async def test_restricted_source_is_403(lab: Lab):
 async def test_unassigned_number_is_404_until_assigned(lab: Lab):
     call = await lab.run_call(await lab.place_inbound("12025550199"))
     assert call.final_code == 404
-    assert any("not assigned to a trunk group" in d["cause"] for d in call.decisions)
+    assert any("not assigned to a trunk group" in d.cause for d in call.decisions)
     # the fix, applied live: no restart
     account = await lab.store.account()
     spare = next(d for d in account.dids if d.trunk_group_sid is None)
@@ -182,13 +183,14 @@ async def test_unknown_gateway_address_is_a_clear_error(lab: Lab):
 
 
 async def test_an_aborting_agent_is_reported_and_restarted(lab: Lab):
-    heard: list[dict] = []
-    lab.subscribe(lambda source, event: heard.append(event) if source == "pstn" and event.get("ev") == "agent" else None)
+    heard: list[AgentStateChanged] = []
+    lab.subscribe(lambda event: heard.append(event)
+                  if isinstance(event, AgentStateChanged) and event.agent == "pstn" else None)
     old_pid = lab.supervisor.pid("pstn")
     await lab.supervisor.send("pstn", {"cmd": "crash"})  # os.abort(), as a pjsua assertion does
     assert await lab.wait_until(lambda: lab.supervisor.pid("pstn") not in (None, old_pid)
                                 and lab.agent_states["pstn"] == "up", 3.0)
-    crashed = next(e for e in heard if e["state"] == "crashed")
-    assert crashed["reason"] == "killed by SIGABRT" and crashed["restart_in_s"] <= 0.25
+    crashed = next(e for e in heard if e.state == "crashed")
+    assert crashed.detail in ("killed by SIGABRT; restarting in 0.1 s", "killed by SIGABRT; restarting in 0.25 s")
     call = await lab.run_call(await lab.place_inbound("12025550100"), hold_s=0.2)
     assert call.final_code == 200

@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from sip.events import AgentError
 from sip.lab import Lab
 
 pytestmark = pytest.mark.agents
@@ -28,7 +29,7 @@ async def test_source_port_and_codecs_reach_the_running_pbx(lab: Lab):
     call = await lab.run_call(await lab.place_outbound(PSTN_NUMBER, auth="ip"), hold_s=1.0)
     assert (call.final_code, call.auth_method) == (200, "ip")
     assert invite_source(call) == f"{pbx.ip}:5082"
-    codecs = {leg.figures.get("codec") for (agent, _), leg in call.legs.items() if agent == "pbx"}
+    codecs = {leg.codec for (agent, _), leg in call.legs.items() if agent == "pbx"}
     assert codecs == {"PCMA/8000"}  # G722 first in nothing the carrier offers; PCMA is common
     assert call.heard == {"pstn": True, "pbx": True}
 
@@ -36,7 +37,8 @@ async def test_source_port_and_codecs_reach_the_running_pbx(lab: Lab):
 async def test_a_taken_source_port_is_refused_and_the_old_one_kept(lab: Lab):
     pbx = lab.account.party("pbx")
     errors: list[str] = []
-    lab.subscribe(lambda source, event: errors.append(event["message"]) if source == "pbx" and event.get("ev") == "error" else None)
+    lab.subscribe(lambda event: errors.append(event.message)
+                  if isinstance(event, AgentError) and event.agent == "pbx" else None)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
         squatter.bind((pbx.ip, 5083))
         await lab.store.update_pbx_trunk(source_port=5083)

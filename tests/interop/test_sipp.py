@@ -90,7 +90,7 @@ async def test_digest_with_a_wrong_password_is_not_routed(lab: Lab, tmp_path: Pa
     assert code != 0  # SIPp expected a 200 and got 401
     await asyncio.sleep(0.3)
     (call,) = [c for c in lab.book.calls.values() if c.external]
-    assert any(d.get("status") == 401 for d in call.decisions)
+    assert any(d.status == 401 for d in call.decisions)
     assert not any(m.agent == "pstn" for m in call.messages)
 
 
@@ -108,6 +108,6 @@ async def test_sipp_as_the_pbx_answers_an_inbound_call_and_echoes_rtp(lab: Lab, 
     code, output = await uas
     assert code == 0, output
     assert call.final_code == 200
-    pstn_leg = next(leg.figures for (agent, _), leg in call.legs.items() if agent == "pstn")
-    assert pstn_leg["rx"]["pkt"] > 30  # the PSTN's own audio came back through the gateway from SIPp
+    pstn_leg = next(leg for (agent, _), leg in call.legs.items() if agent == "pstn")
+    assert pstn_leg.rx.pkt > 30  # the PSTN's own audio came back through the gateway from SIPp
     assert not call.heard.get("pstn")  # an echo carries the PSTN's own tone, not a PBX tone

@@ -1,4 +1,4 @@
-"""Replaying recorded engine events (tests/fixtures/events) through the pure call book."""
+"""Replaying recorded agent events (tests/fixtures/events) through the pure call book."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from sip.calls import CallBook
+from sip.calls import CallBook, apply_wire
+from sip.replay import PLACED_FIELDS
 from store.records import Account
 
 from .accounts import default_account
@@ -30,7 +31,12 @@ def replay(name: str, records: list[dict] | None = None) -> CallBook:
     account = scenario_account(name)
     pbx, roaming = account.party("pbx"), account.party("pbx_roaming")
     book = CallBook(pbx_addresses=(f"{pbx.ip}:{pbx.port}", f"{roaming.ip}:{roaming.port}"))
-    book.firewall = account.firewall_rules
+    book.set_firewall(account.firewall_rules)
     for record in records if records is not None else recorded(name):
-        book.apply(record["source"].split()[0], record["address"], record["event"])
+        source, event = record["source"], record["event"]
+        if source == "lab":
+            if event.get("ev") == "placed":  # where the lab opened its call
+                book.open(event["ref"], started_at=event["t"], **{k: event[k] for k in PLACED_FIELDS if k in event})
+            continue
+        apply_wire(book, source.split()[0], record["address"], event)
     return book

@@ -135,18 +135,20 @@ def test_firewall_rules_count_what_they_let_through():
     book = replay("inbound_ok")
     call = only_call(book)
     sip_to_pbx = len([m for m in call.messages if m.agent == "pbx" and m.event == "rx"])
-    rtp_to_pbx = next(leg.figures["rx"]["pkt"] for (agent, _), leg in call.legs.items() if agent == "pbx")
+    rtp_to_pbx = next(leg.rx.pkt for (agent, _), leg in call.legs.items() if agent == "pbx")
     # the call came through 127.0.0.2: rule 1 let the SIP and the RTP in, rule 2 nothing
-    assert book.rule_hits == {1: sip_to_pbx + rtp_to_pbx}
+    first, second = scenario_account("inbound_ok").firewall_rules
+    assert (book.hits(first), book.hits(second)) == (sip_to_pbx + rtp_to_pbx, 0)
     assert sip_to_pbx == 3 and rtp_to_pbx > 40  # INVITE, ACK, BYE
 
 
 def test_a_final_407_is_an_authentication_failure_with_a_fix():
     from sip.calls import LabCall
+    from sip.wire import GatewayDecision
 
     call = LabCall("c1", direction="outbound", requested_auth="ip", state="failed", final_code=407,
                    final_reason="Proxy Authentication Required", started_at=1.0,
-                   decisions=[{"status": 407, "cause": "source 127.0.0.10:5070 is no endpoint address"}])
+                   decisions=[GatewayDecision(1.0, "a", "source 127.0.0.10:5070 is no endpoint address", status=407)])
     items = evaluate([call], scenario_account("inbound_ok"))
     assert [i.status for i in items] == ["unknown", "fail", "fail", "unknown"]
     assert "endpoint address" in items[2].fix

@@ -12,6 +12,7 @@ from sip.checklist import ChecklistItem, diagnose, evaluate
 from sip.exercise import call_title, judge, next_hint, report_markdown, running_exercise, status_word
 from store.records import ExerciseProgress, PbxTrunk
 from store.scenario import find, library
+from sip.wire import GatewayDecision
 from tests.support.accounts import PBX_SID, PBX_TOKEN, default_account
 from tests.support.replay import replay, scenario_account
 
@@ -23,7 +24,7 @@ def only_calls(*names: str) -> list[LabCall]:
 def failed_call(code: int, reason: str, cause: str = "", **fields) -> LabCall:
     return LabCall("c1", direction=fields.pop("direction", "outbound"), requested_auth=fields.pop("auth", "proxy"),
                    state="failed", final_code=code, final_reason=reason, started_at=1.0,
-                   decisions=[{"status": code, "cause": cause}] if cause else [], **fields)
+                   decisions=[GatewayDecision(1.0, "a", cause, status=code)] if cause else [], **fields)
 
 
 # ------------------------------------------------------------------ judge
