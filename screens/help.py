@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -21,34 +22,35 @@ class KeyHelp:
 
 
 def keys_of(app: App, screen: Screen) -> list[KeyHelp]:
-    """The keys that act on `screen` now: its own, then the app's (a focused widget's own
-    keys, such as a list's arrows, are left out: they do what the widget shows)."""
+    """The keys that act on `screen`: its own, then the app's, as declared. (A focused
+    widget's own keys, such as a list's arrows, are left out: they do what the widget shows;
+    where one takes a screen's key, enter on a table for instance, it does the screen's job.)"""
     found: list[KeyHelp] = []
-    for active in screen.active_bindings.values():
-        binding = active.binding
-        if active.node is screen:
-            scope = "screen"
-        elif active.node is app:
-            scope = "app"
-        else:
-            continue
-        if binding.description:
-            found.append(KeyHelp(app.get_key_display(binding), binding.description, scope))
+    taken = {key for key, bindings in app._bindings.key_to_bindings.items() if any(b.priority for b in bindings)}
+    for scope, node in (("screen", screen), ("app", app)):
+        for key, bindings in node._bindings.key_to_bindings.items():
+            if node is screen and key in taken:  # the app's priority key wins (ctrl+c quits)
+                continue
+            for binding in bindings:
+                if binding.description and app._check_action_state(binding.action, node) is not False:
+                    found.append(KeyHelp(app.get_key_display(binding), binding.description, scope))
     return found
 
 
-def help_text(title: str, purpose: str, keys: list[KeyHelp]) -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(justify="right", style="bold", min_width=8)
-    table.add_column()
-    table.add_row("", Text(title, style="bold"))
-    table.add_row("", Text(purpose, style="grey62"))
+def help_text(title: str, purpose: str, keys: list[KeyHelp]) -> Group:
+    """The screen's title and purpose, then its keys and the app's, two to a row (it fits 80x24)."""
+    parts: list = [Text(title, style="bold"), Text(purpose, style="grey62")]
     for scope, heading in (("screen", "On this screen"), ("app", "Everywhere")):
-        table.add_row("", "")
-        table.add_row("", Text(heading, style="bold underline"))
-        for key in (k for k in keys if k.scope == scope):
-            table.add_row(key.key, key.description)
-    return table
+        table = Table.grid(padding=(0, 1))
+        for _ in range(2):
+            table.add_column(justify="right", style="bold", min_width=9)
+            table.add_column(min_width=24)
+        found = [k for k in keys if k.scope == scope]
+        half = (len(found) + 1) // 2
+        for left, right in zip(found[:half], [*found[half:], None]):
+            table.add_row(left.key, left.description, *((right.key, right.description) if right else ("", "")))
+        parts += [Text(f"\n{heading}", style="bold underline"), table]
+    return Group(*parts)
 
 
 class HelpScreen(ModalScreen[None]):

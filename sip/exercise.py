@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from store.records import Account, ExerciseProgress
-from store.scenario import Scenario
 
 from .calls import LabCall
 from .checklist import ChecklistItem
 from .ladder import render_text
+
+if TYPE_CHECKING:  # a scenario is read here, never loaded: store.scenario reads files and drives the Store
+    from store.scenario import Scenario
 
 
 @dataclass(frozen=True)

@@ -539,6 +539,9 @@ class Lab:
         stale), unless overridden for this one call."""
         if auth not in ("ip", "proxy", "header"):
             raise LabError(f"auth must be ip, proxy or header, not {auth!r}")
+        # Credentials typed for this one call are practice (a deliberate 401), not the trunk
+        # as configured: such a call never counts in the checklist.
+        practice = endpoint_sid is not None or voip_token is not None or omit_header is not None
         gateway = self._gateway_named(via)
         to = dial_string(to)
         options = call_options(dtmf, delayed_offer)
@@ -547,9 +550,6 @@ class Lab:
         token = voip_token if voip_token is not None else trunk.voip_token
         if auth == "header" and not trunk.send_voip_token_header and omit_header is None:
             omit_header = "X-Auth-VoipToken"
-        # Credentials typed for this one call are practice (a deliberate 401), not the trunk
-        # as configured: such a call never counts in the checklist.
-        practice = endpoint_sid is not None or voip_token is not None or omit_header is not None
         call = self._placed(direction="outbound", to_number=to, from_number=self._pbx_caller_id(),
                             gateway=gateway, requested_auth=auth, practice=practice)
         command = {"cmd": "dial", "ref": call.ref, "to": to, "via": gateway, "auth": auth,

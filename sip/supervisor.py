@@ -150,6 +150,8 @@ class Supervisor:
             try:
                 event = json.loads(line)
             except json.JSONDecodeError:
+                event = None
+            if not isinstance(event, dict):  # not a JSON object: said, and the reading goes on
                 self._emit(agent.spec.name, {"ev": "error", "message": f"unreadable agent output: {line[:200]!r}"})
                 continue
             if event.get("ev") == "fatal":

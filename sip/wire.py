@@ -286,14 +286,18 @@ _PARSERS: dict[str, Callable[[float, dict], AgentReport]] = {
 IGNORED = frozenset({"bridged", "bye"})  # said for the log; nothing in the lab depends on them
 
 
-def parse_report(event: dict) -> AgentReport | None:
+def parse_report(event: object) -> AgentReport | None:
     """One agent event (a JSON line's object) as its typed report; None for the kinds the lab
     does not use; an AgentProblem for a line that is not what its kind promises."""
+    if not isinstance(event, dict):
+        return AgentProblem(0.0, f"an agent event that is not an object: {str(event)[:40]!r}")
     t = _float(event.get("t")) or 0.0
     kind = event.get("ev")
-    parser = _PARSERS.get(kind) if isinstance(kind, str) else None
+    if not isinstance(kind, str):
+        return AgentProblem(t, f"an agent event without a kind: {str(kind)[:40]!r}")
+    parser = _PARSERS.get(kind)
     if parser is None:
-        return None if kind in IGNORED else AgentProblem(t, f"unknown agent event {str(kind)[:40]!r}")
+        return None if kind in IGNORED else AgentProblem(t, f"unknown agent event {kind[:40]!r}")
     try:
         return parser(t, event)
     except (KeyError, TypeError, ValueError) as error:

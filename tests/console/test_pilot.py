@@ -170,7 +170,7 @@ async def test_an_exercise_from_start_to_fixed_with_real_calls(tmp_path):
         assert await settle(pilot, lambda: app.exercise == "stale_voip_token", 100)
         assert await settle(pilot, lambda: app.account.pbx_trunk.voip_token != app.account.pbx_endpoint().voip_token)
         screen = app.screen
-        await pilot.press("c")
+        await pilot.press("v")  # Check my fix
         assert await settle(pilot, lambda: screen.progress.get("stale_voip_token") is not None
                             and screen.progress["stale_voip_token"].checks == 1, 400)
         progress = screen.progress["stale_voip_token"]
@@ -181,7 +181,7 @@ async def test_an_exercise_from_start_to_fixed_with_real_calls(tmp_path):
         assert await settle(pilot, lambda: app.account.pbx_trunk.voip_token == app.account.pbx_endpoint().voip_token)
         await pilot.press("w")
         screen = app.screen
-        await pilot.press("c")
+        await pilot.press("v")
         assert await settle(pilot, lambda: screen.progress["stale_voip_token"].solved, 400), \
             screen.progress["stale_voip_token"].checklist
         await pilot.press("r")

@@ -102,3 +102,13 @@ def test_exercise_running_with_one_hint(snap_compare, db_path):
 def test_exercise_solved(snap_compare, db_path):
     prepare(db_path, exercise_checked("stale_voip_token", "inbound_ok", "outbound_header_ok"))
     assert snap_compare(console(db_path), press=["w"])
+
+
+def test_help_on_calls(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path, "inbound_ok"), press=["c", "question_mark"])
+
+
+def test_help_on_exercises(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["w", "question_mark"])

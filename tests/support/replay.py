@@ -27,11 +27,12 @@ def scenario_account(name: str) -> Account:
     return account
 
 
-def replay(name: str, records: list[dict] | None = None) -> CallBook:
+def replay(name: str, records: list[dict] | None = None, *, firewall=None) -> CallBook:
+    """The recording through a fresh call book; firewall: other rules than the recording's."""
     account = scenario_account(name)
     pbx, roaming = account.party("pbx"), account.party("pbx_roaming")
     book = CallBook(pbx_addresses=(f"{pbx.ip}:{pbx.port}", f"{roaming.ip}:{roaming.port}"))
-    book.set_firewall(account.firewall_rules)
+    book.set_firewall(account.firewall_rules if firewall is None else firewall)
     for record in records if records is not None else recorded(name):
         source, event = record["source"], record["event"]
         if source == "lab":

@@ -168,14 +168,76 @@ def test_the_pbx_column_holds_the_port_its_invites_leave_from():
 
 def test_calls_from_outside_peers_are_kept_to_the_newest_thousand():
     """A flood opens one call per Call-ID: the book keeps the newest MAX_EXTERNAL of them."""
-    from sip.calls import MAX_EXTERNAL, CallBook
+    from sip.calls import MAX_EXTERNAL, CallBook, apply_wire
 
     book = CallBook()
     for n in range(MAX_EXTERNAL + 250):
-        book.apply("gateway", "127.0.0.2:5060", {"ev": "decision", "t": float(n), "sip_call_id": f"flood-{n}",
-                                                 "status": 407, "direction": "outbound", "cause": "challenged"})
+        apply_wire(book, "gateway", "127.0.0.2:5060", {"ev": "decision", "t": float(n), "sip_call_id": f"flood-{n}",
+                                                       "status": 407, "direction": "outbound", "cause": "challenged"})
     assert len(book.calls) == MAX_EXTERNAL
     kept = {c.a_leg for c in book.calls.values()}
     assert "flood-0" not in kept and f"flood-{MAX_EXTERNAL + 249}" in kept
-    book.apply("gateway", "127.0.0.2:5060", {"ev": "decision", "t": 9e9, "sip_call_id": "flood-0", "status": 407})
+    apply_wire(book, "gateway", "127.0.0.2:5060", {"ev": "decision", "t": 9e9, "sip_call_id": "flood-0", "status": 407})
     assert len(book.calls) == MAX_EXTERNAL  # a forgotten Call-ID seen again is a new call, the oldest goes
+
+
+def test_rtp_to_the_pbx_from_a_source_no_rtp_rule_allows_is_a_drop():
+    """The gateway relays RTP to the PBX from 127.0.0.2, which is allowed for SIP only."""
+    from dataclasses import replace
+
+    from sip.calls import RtpDrop
+
+    account = scenario_account("inbound_ok")
+    rules = tuple(replace(r, protocol="sip") if r.cidr == "127.0.0.2/32" else r for r in account.firewall_rules)
+    book = replay("inbound_ok", firewall=rules)
+    rtp = [d for d in book.recent_drops if isinstance(d, RtpDrop)]
+    assert len(rtp) == 1, rtp  # one line per stream, its count growing
+    (drop,) = rtp
+    assert drop.src.startswith("127.0.0.2:") and drop.dst.startswith("127.0.0.10:")
+    gateway_to_pbx = next(f for (agent, _), f in only_call(book).legs.items()
+                          if agent == "gateway" and f.remote_rtp.startswith("127.0.0.10:"))
+    assert drop.packets == gateway_to_pbx.tx.pkt > 40
+    assert "no rule allows 127.0.0.2" in drop.note
+    assert not [d for d in book.recent_drops if not isinstance(d, RtpDrop)]  # the SIP went through
+
+
+def test_a_rule_that_is_gone_takes_its_count_with_it():
+    """SQLite gives a new rule the id of a deleted last one: the count must not move over."""
+    from dataclasses import replace
+
+    book = replay("inbound_ok")
+    first, second = scenario_account("inbound_ok").firewall_rules
+    assert book.hits(first) > 0
+    book.set_firewall((second,))
+    newcomer = replace(first, cidr="127.0.0.11/32", note="same id, another rule")
+    book.set_firewall((second, newcomer))
+    assert book.hits(newcomer) == 0
+    book.set_firewall((second, first))  # the deleted rule itself, back: it starts from zero too
+    assert book.hits(first) == 0
+
+
+def test_a_practice_call_or_a_stored_one_never_counts_in_the_checklist():
+    account = scenario_account("inbound_ok")
+    practice = only_call(replay("outbound_wrong_token"))
+    practice.practice = True  # placed with a token typed for this one call
+    assert all(i.status == "unknown" for i in evaluate([practice], account))
+    stored = only_call(replay("outbound_wrong_token"))
+    stored.stored = True
+    assert all(i.status == "unknown" for i in evaluate([stored], account))
+
+
+def test_a_cdr_read_back_is_the_call_again():
+    from sip.calls import call_from_record, call_record
+
+    call = only_call(replay("inbound_firewall_drop"))
+    again = call_from_record(call_record(call))
+    assert again.stored and again.finished and not again.external
+    assert (again.direction, again.final_code, again.to_number, again.gateway) == (
+        call.direction, call.final_code, call.to_number, call.gateway)
+    assert again.messages == call.messages and again.drops()[0].note == call.drops()[0].note
+    account = scenario_account("inbound_firewall_drop")
+    assert render_text(again, account) == render_text(call, account)
+    answered = call_from_record(call_record(only_call(replay("inbound_ok"))))
+    assert answered.state == "ended" and answered.heard == {"pstn": True, "pbx": True}
+    assert {k: (f.codec, f.rx.pkt) for k, f in answered.legs.items()} == {
+        k: (f.codec, f.rx.pkt) for k, f in only_call(replay("inbound_ok")).legs.items()}
