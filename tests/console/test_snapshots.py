@@ -112,3 +112,17 @@ def test_help_on_calls(snap_compare, db_path):
 def test_help_on_exercises(snap_compare, db_path):
     prepare(db_path)
     assert snap_compare(console(db_path), press=["w", "question_mark"])
+
+
+def test_calls_after_a_restart_show_the_stored_calls(snap_compare, db_path):
+    from tests.console.test_state import store_cdrs
+
+    prepare(db_path, lambda store: store_cdrs(store, "inbound_ok", "outbound_wrong_token"))
+    assert snap_compare(console(db_path), press=["c"])
+
+
+def test_firewall_drops_rtp_from_a_sip_only_rule(snap_compare, db_path):
+    from tests.console.test_state import sip_only_for_gateway_2
+
+    prepare(db_path, sip_only_for_gateway_2)
+    assert snap_compare(console(db_path, "inbound_ok"), press=["f"])
