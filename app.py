@@ -314,7 +314,7 @@ async def cmd_scenario(args: argparse.Namespace) -> int:
         await scenarios.load(store, chosen)
         await store.start_exercise(chosen.name, now=time.time())  # the console's Exercises screen picks it up
     print(f"{chosen.title}\n\n{chosen.story}\n\nSymptom: {chosen.symptom}\n"
-          "Start the lab (./lab), open Exercises (w), find the cause on the ladder, fix it, Check my fix (c).")
+          "Start the lab (./lab), open Exercises (w), find the cause on the ladder, fix it, Check my fix (v).")
     return 0
 
 

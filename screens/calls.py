@@ -126,6 +126,7 @@ class CallsScreen(LabScreen):
         table = self.query_one("#call-list", DataTable)
         table.add_columns("Time", "Dir", "From", "To", "Gateway", "State", "Code", "Setup", "Auth")
         self.follow_newest = True  # open on the newest call
+        self.shown_ref: str | None = None  # the call whose ladder is drawn
         table.focus()
 
     # ------------------------------------------------------------------ views
@@ -145,8 +146,10 @@ class CallsScreen(LabScreen):
     def refresh_view(self) -> None:
         self.refresh_calls()
 
-    def refresh_calls(self) -> None:
-        """The call list again; the cursor stays on its call, or goes to the newest one."""
+    def refresh_calls(self, changed: str | None = None) -> None:
+        """The call list again; the cursor stays on its call, or goes to the newest one. The
+        ladder is redrawn when the selection moved or its call is the one that `changed`
+        (None: any may have)."""
         table = self.query_one("#call-list", DataTable)
         kept = self.selected.ref if table.row_count and self.selected is not None else None
         table.clear()
@@ -164,7 +167,10 @@ class CallsScreen(LabScreen):
             row = len(refs) - 1 if self.follow_newest or kept not in refs else refs.index(kept)
             table.move_cursor(row=row, scroll=True)
             self.follow_newest = False
-        self.show_selected()
+        selected = self.selected
+        moved = selected is None or selected.ref != self.shown_ref
+        if changed is None or moved or selected.ref == changed:
+            self.show_selected()
 
     def show_selected(self) -> None:
         call = self.selected
@@ -178,7 +184,7 @@ class CallsScreen(LabScreen):
             return
         width = self.ladder_column_width(len(cols))
         self.query_one("#ladder-header", Static).update(header(cols, width))
-        same_call = call.ref == getattr(self, "shown_ref", None)
+        same_call = call.ref == self.shown_ref
         self.shown_ref = call.ref
         ladder.show(rungs(call, cols), cols, width, keep_place=same_call)
         self.query_one("#audio", Static).update(audio_text(call))
@@ -216,14 +222,14 @@ class CallsScreen(LabScreen):
 
     @on(messages.CallChanged)
     @on(messages.GatewayDecided)
-    def _call_changed(self) -> None:
-        self.refresh_calls()
+    def _call_changed(self, message: messages.CallChanged | messages.GatewayDecided) -> None:
+        self.refresh_calls(changed=message.event.ref)
 
     @on(messages.SipCaptured)
     def _sip_captured(self, message: messages.SipCaptured) -> None:
         table = self.query_one("#call-list", DataTable)
         if message.event.ref not in table.rows:  # a call first seen by its SIP (a peer outside the lab)
-            self.refresh_calls()
+            self.refresh_calls(changed=message.event.ref)
         elif self._shown(message.event.ref):
             self.show_selected()  # new rungs on the selected call's ladder, cursor kept
 

@@ -5,7 +5,7 @@ its kind and posted to the screen on top, from which it bubbles to the app. Scre
 react with `@on(messages.CallChanged)` and the like; `message.event` is the typed event.
 
 A new kind of event is its dataclass in sip/events.py, one class here, and its handlers
-(tests/console/test_messages.py fails until every kind has its class).
+(tests/console/test_structure.py fails until every kind has its class).
 """
 
 from __future__ import annotations
