@@ -307,13 +307,17 @@ class Lab:
     async def _watch(self) -> None:
         """Commits by other processes do not reach this process's store listeners; SQLite's
         data_version on our connection changes with each of them, so look at it often."""
+        said = ""
         while True:
             await asyncio.sleep(WATCH_S)
             try:
                 version = await self.store.data_version()
-            except Exception as error:  # noqa: BLE001 - a broken file is said, not fatal
-                self._publish(AgentError("lab", f"cannot read the database: {error}"))
+            except Exception as error:  # noqa: BLE001 - a broken file is said (once), not fatal
+                if str(error) != said:
+                    said = str(error)
+                    self._publish(AgentError("lab", f"cannot read the database: {error}"))
                 continue
+            said = ""
             if version != self._data_version:
                 self._data_version = version
                 self._changed("account")
