@@ -47,6 +47,10 @@ class AgentStateChanged(EngineMessage, event=events.AgentStateChanged):
     """An agent is starting, up, crashed, restarting or down."""
 
 
+class AgentConfigured(EngineMessage, event=events.AgentConfigured):
+    """An agent applied its configuration."""
+
+
 class AgentError(EngineMessage, event=events.AgentError):
     """An agent refused a command, or the lab could not read the database."""
 

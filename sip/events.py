@@ -50,6 +50,14 @@ class AgentStateChanged(EngineEvent):
 
 
 @dataclass(frozen=True)
+class AgentConfigured(EngineEvent):
+    """An agent applied the configuration the lab sent it (the gateway its account, the PBX its
+    firewall rules): a change is live at that agent from now on."""
+
+    agent: str
+
+
+@dataclass(frozen=True)
 class AgentError(EngineEvent):
     """An agent refused a command or hit an error it survived (a PBX source port in use, ...)."""
 

@@ -29,6 +29,7 @@ from .checklist import ChecklistItem, counts, evaluate
 from .checklist import running as checklist_running
 from .events import (
     AccountChanged,
+    AgentConfigured,
     AgentError,
     AgentStateChanged,
     CallChanged,
@@ -398,6 +399,7 @@ class Lab:
             self._publish(PbxTrunkApplied(report.source_port))
         elif isinstance(report, Configured):
             self._configured.add(name)
+            self._publish(AgentConfigured(name))
         elif isinstance(report, Pong):
             self._free[name] = report.free_slots
         elif isinstance(report, AgentProblem):

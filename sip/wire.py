@@ -146,6 +146,9 @@ class MediaFigures(AgentReport):
     level_tx: int = 0
     tone: ToneVerdict | None = None  # end parties only (the gateway relays, it does not listen)
     final: bool = False
+    dtmf_tx: str = ""  # the leg's RFC 4733 digits so far, sent and received
+    dtmf_rx: str = ""
+    media_status: str = ""  # 'active', 'local_hold', 'remote_hold' ...
 
 
 @dataclass(frozen=True)
@@ -253,7 +256,8 @@ def _media(t: float, e: dict) -> AgentReport:
     return MediaFigures(t, _text(e.get("sip_call_id")), e.get("ref") or None, _text(e.get("codec")),
                         _text(e.get("local_rtp")), _text(e.get("remote_rtp")), _counters(e.get("rx")),
                         _counters(e.get("tx")), _int(e.get("level_rx")) or 0, _int(e.get("level_tx")) or 0,
-                        _tone(e.get("tone")), bool(e.get("final")))
+                        _tone(e.get("tone")), bool(e.get("final")), _text(e.get("dtmf_tx")),
+                        _text(e.get("dtmf_rx")), _text(e.get("media_status")))
 
 
 def _process(t: float, e: dict) -> AgentReport:

@@ -58,8 +58,8 @@ async def test_dtmf_digits_cross_the_gateway_as_telephone_events(lab: Lab, direc
     assert call.digits(callee, "rx") == digits
     negotiated = sdp_of(call, callee, "rx", "INVITE")
     assert "telephone-event" in negotiated
-    callee_leg = next(leg.figures for (agent, _), leg in call.legs.items() if agent == callee)
-    assert callee_leg["dtmf_rx"] == digits  # in the CDR's per-leg figures too
+    callee_leg = next(leg for (agent, _), leg in call.legs.items() if agent == callee)
+    assert callee_leg.dtmf_rx == digits  # in the CDR's per-leg figures too
 
 
 async def test_hold_and_resume_are_relayed_and_the_audio_stops_and_comes_back(lab: Lab):
@@ -67,7 +67,7 @@ async def test_hold_and_resume_are_relayed_and_the_audio_stops_and_comes_back(la
     assert await lab.wait_until(lambda: call.state == "answered", 5.0)
 
     def received(agent: str) -> int:  # RTP packets this party has received so far
-        return sum(leg.figures.get("rx", {}).get("pkt", 0) for (who, _), leg in call.legs.items() if who == agent)
+        return sum(leg.rx.pkt for (who, _), leg in call.legs.items() if who == agent)
 
     await asyncio.sleep(1.1)
     await lab.hold(call.ref)

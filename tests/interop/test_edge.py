@@ -219,8 +219,8 @@ async def test_delayed_offer_outbound_gets_the_offer_in_200_and_the_audio_flows(
     await asyncio.sleep(0.6)  # the last media figures
     call = lab_call_of(lab, run.sent("INVITE")[0].call_id)
     assert call is not None and call.final_code == 200
-    pstn = [leg.figures for (agent, _), leg in call.legs.items() if agent == "pstn"]
-    assert pstn and pstn[0]["rx"]["pkt"] > 30, f"PSTN leg received {pstn}: no audio came back from SIPp's echo"
+    pstn = [leg for (agent, _), leg in call.legs.items() if agent == "pstn"]
+    assert pstn and pstn[0].rx.pkt > 30, f"PSTN leg received {pstn}: no audio came back from SIPp's echo"
     assert not watch.crashes()
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from sip.events import AgentConfigured, AgentStateChanged, EngineEvent
 from sip.lab import Lab
 
 
@@ -34,15 +35,15 @@ class Watch:
     """Everything the lab reports while a test runs: agent crashes, gateway reconfigurations."""
 
     def __init__(self, lab: Lab) -> None:
-        self.events: list[tuple[str, dict]] = []
-        lab.subscribe(lambda source, event: self.events.append((source, event)))
+        self.events: list[EngineEvent] = []
+        lab.subscribe(self.events.append)
 
     def crashes(self) -> list[str]:
-        return [f"{source}: {event.get('reason', '')} {event.get('last_words', '')}".strip()
-                for source, event in self.events if event.get("ev") == "agent" and event.get("state") == "crashed"]
+        return [f"{e.agent}: {e.detail} {e.last_words}".strip()
+                for e in self.events if isinstance(e, AgentStateChanged) and e.state == "crashed"]
 
     def configured(self) -> int:
-        return sum(1 for source, event in self.events if source.startswith("gateway") and event.get("ev") == "configured")
+        return sum(1 for e in self.events if isinstance(e, AgentConfigured) and e.agent.startswith("gateway"))
 
 
 async def change_account(lab: Lab, change: Callable[[], Awaitable[object]]) -> object:

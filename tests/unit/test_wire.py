@@ -6,9 +6,12 @@ import pytest
 
 from sip.wire import (
     AgentProblem,
+    CallerSeen,
     CallState,
     Configured,
+    DtmfDigits,
     GatewayDecision,
+    HoldChanged,
     MediaFigures,
     ProcessState,
     SipSeen,
@@ -67,4 +70,16 @@ def test_nonsense_is_an_agent_problem_not_an_exception(event):
 
 def test_kinds_said_only_for_the_log_are_ignored():
     assert parse_report({"ev": "bye", "t": 1}) is None
-    assert parse_report({"ev": "incoming", "t": 1, "sip_call_id": "x"}) is None
+    assert parse_report({"ev": "bridged", "t": 1, "a": "x", "b": "y"}) is None
+
+
+def test_digits_holds_and_caller_ids_of_issue_9():
+    assert parse_report({"ev": "dtmf", "t": 1, "ref": None, "sip_call_id": "x", "dir": "rx", "digits": "5"}) == \
+        DtmfDigits(1.0, "x", "rx", "5")
+    assert parse_report({"ev": "hold", "t": 1, "ref": "c1", "sip_call_id": "x", "status": "remote_hold",
+                         "previous": "active"}) == HoldChanged(1.0, "x", "remote_hold", "active", "c1")
+    seen = parse_report({"ev": "incoming", "t": 1, "sip_call_id": "x", "src": "127.0.0.2:5060", "line": "127.0.0.10",
+                         "caller": "+14155550123", "asserted": "+14155550123", "max_forwards": "69"})
+    assert seen == CallerSeen(1.0, "x", "+14155550123", "+14155550123", "127.0.0.2:5060")
+    figures = parse_report({"ev": "media", "t": 1, "sip_call_id": "x", "dtmf_rx": "123", "media_status": "remote_hold"})
+    assert (figures.dtmf_rx, figures.dtmf_tx, figures.media_status) == ("123", "", "remote_hold")
