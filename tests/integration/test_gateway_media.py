@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from sip.lab import Lab, LabError
+from sip.sipmsg import parse_message
 
 pytestmark = pytest.mark.agents
 
@@ -18,7 +19,8 @@ DID = "12025550100"
 def sdp_of(call, agent: str, event: str, first_line_start: str) -> str:
     """The body of the last such message (a 407's ACK comes before the 200's)."""
     message = [m for m in call.messages if m.agent == agent and m.event == event
-               and m.first_line.startswith(first_line_start) and m.cseq[1] in ("INVITE", "ACK")][-1]
+               and m.first_line.startswith(first_line_start)
+               and parse_message(m.text).cseq_method in ("INVITE", "ACK")][-1]
     return message.text.split("\r\n\r\n", 1)[1]
 
 
