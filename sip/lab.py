@@ -391,7 +391,11 @@ class Lab:
 
     def on_report(self, name: str, report: AgentReport) -> None:
         if isinstance(report, Ready):  # a (re)started agent must be configured again; the PSTN needs nothing
-            (self._configured.add if name == "pstn" else self._configured.discard)(name)
+            if name == "pstn":
+                self._configured.add(name)
+                self._publish(AgentConfigured(name))
+            else:
+                self._configured.discard(name)
             if name == "pbx":
                 self._pbx_settings_sent = None
         elif isinstance(report, TrunkApplied):

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sip.events import AgentConfigured, AgentStateChanged, EngineEvent
 from sip.lab import PSTN_TEST_NUMBER, Lab, LabCall
 
 from .fuzz import Datagram
@@ -62,14 +63,12 @@ class AgentWatch:
         self._not_ready: set[str] = set()
         lab.subscribe(self._on_event)
 
-    def _on_event(self, source: str, event: dict) -> None:
-        kind = event.get("ev")
-        if kind == "agent" and event.get("state") == "crashed":
-            self.crashes.append(Crash(event.get("t", time.time()), source, str(event.get("reason", "")),
-                                      str(event.get("last_words", ""))))
-            self._not_ready.add(source)
-        elif kind in ("configured", "firewall") or (kind == "ready" and source == "pstn"):
-            self._not_ready.discard(source)
+    def _on_event(self, event: EngineEvent) -> None:
+        if isinstance(event, AgentStateChanged) and event.state == "crashed":
+            self.crashes.append(Crash(time.time(), event.agent, event.detail, event.last_words))
+            self._not_ready.add(event.agent)
+        elif isinstance(event, AgentConfigured):
+            self._not_ready.discard(event.agent)
 
     @property
     def all_ready(self) -> bool:
