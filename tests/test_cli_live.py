@@ -1,6 +1,7 @@
 """The headless commands as a user runs them: real subprocesses, real agents, a fresh database.
 
-These use the default address plan (127.0.0.x), so they run one at a time, like a user would."""
+Each database is made in a loopback block of its own (a file keeps the block it was made in, as
+a user's `--db` does), so these never meet a lab someone runs on 127.0.0.x meanwhile."""
 
 from __future__ import annotations
 
@@ -23,6 +24,33 @@ def app(db: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProces
                           capture_output=True, text=True, timeout=timeout)
 
 
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A database in a block of its own, made the way the store makes any new file."""
+    import asyncio
+
+    from store import AddressPlan, Store
+    from tests.conftest import next_block
+
+    path = tmp_path / "lab.db"
+
+    async def create() -> None:
+        await (await Store.open(path, plan=AddressPlan.in_block(next_block()))).close()
+
+    asyncio.run(create())
+    return path
+
+
+@pytest.fixture
+def net(db_path: Path) -> str:
+    """The first three octets of the database's block, e.g. '127.0.104'."""
+    import sqlite3
+
+    with sqlite3.connect(db_path) as con:
+        (ip,) = con.execute("SELECT ip FROM lab_parties WHERE role = 'pstn'").fetchone()
+    return ip.rsplit(".", 1)[0]
+
+
 def test_check_passes_on_the_default_account(db_path: Path):
     result = app(db_path, "check", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -31,7 +59,7 @@ def test_check_passes_on_the_default_account(db_path: Path):
     assert [i["title"] for i in report["items"]][0] == "Inbound calls reach your SIP system"
 
 
-def test_check_names_the_cause_and_the_fix(db_path: Path):
+def test_check_names_the_cause_and_the_fix(db_path: Path, net: str):
     import asyncio
 
     from store import Store
@@ -39,21 +67,21 @@ def test_check_names_the_cause_and_the_fix(db_path: Path):
     async def open_one_hole() -> None:
         async with await Store.open(db_path) as store:
             account = await store.account()
-            rule = next(r for r in account.firewall_rules if r.cidr == "127.0.0.3/32")
+            rule = next(r for r in account.firewall_rules if r.cidr == f"{net}.3/32")
             await store.remove_firewall_rule(rule.rule_id)
 
     asyncio.run(open_one_hole())
     result = app(db_path, "check")
     assert result.returncode == 1
     assert "[ ] Inbound calls reach your SIP system" in result.stdout
-    assert "INVITE 12025550100 from 127.0.0.3 dropped by the PBX firewall" in result.stdout
-    assert "fix:   allow 127.0.0.3 in the PBX firewall" in result.stdout
+    assert f"INVITE 12025550100 from {net}.3 dropped by the PBX firewall" in result.stdout
+    assert f"fix:   allow {net}.3 in the PBX firewall" in result.stdout
 
 
-def test_call_inbound_prints_the_ladder_and_audio(db_path: Path):
+def test_call_inbound_prints_the_ladder_and_audio(db_path: Path, net: str):
     result = app(db_path, "call", "inbound", "--to", "+1 202 555 0100", "--hold", "1")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "PSTN            -> GW 127.0.0." in result.stdout
+    assert f"PSTN            -> GW {net}." in result.stdout
     assert "final: 200 OK (answered" in result.stdout
     assert result.stdout.count("far tone HEARD") == 2
 
@@ -65,8 +93,8 @@ def test_call_outbound_with_a_wrong_token_fails_with_401(db_path: Path):
     assert "X-Auth-VoipToken does not match" in result.stdout
 
 
-def test_call_to_an_unknown_gateway_is_a_clear_error(db_path: Path):
-    result = app(db_path, "call", "inbound", "--to", "12025550100", "--via", "127.0.0.9")
+def test_call_to_an_unknown_gateway_is_a_clear_error(db_path: Path, net: str):
+    result = app(db_path, "call", "inbound", "--to", "12025550100", "--via", f"{net}.9")
     assert result.returncode == 2 and "not a System Gateway address" in result.stderr
 
 
