@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -185,7 +186,7 @@ def print_call(call, account) -> None:
         sent, received = call.digits(party, "tx"), call.digits(party, "rx")
         if sent or received:
             print(f"  dtmf {party}: sent {sent or '-'}, received {received or '-'}")
-    outcome = "answered" if call.answered_at is not None else "failed"
+    outcome = "answered" if call.answered else "failed"
     setup = f", setup {call.setup_ms:.1f} ms" if call.setup_ms is not None else ""
     print(f"final: {call.final_code} {call.final_reason} ({outcome}{setup})")
     if call.answered_at is not None:
@@ -222,7 +223,7 @@ async def cmd_call(args: argparse.Namespace) -> int:
             return 2
         both_ways = call.heard.get("pstn") and call.heard.get("pbx")
         digits_arrived = call.digits(callee, "rx") == args.dtmf
-        return 0 if call.answered_at is not None and both_ways and digits_arrived else 1
+        return 0 if call.answered and both_ways and digits_arrived else 1
 
     return await with_lab(args, body, capture=bool(args.pcap))
 
@@ -429,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:  # a file that cannot be written, a port already taken: one line
         where = f"{error.filename}: " if error.filename else ""
         print(f"trunklab: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as error:  # damage SQLite found after the file opened (a bad page)
+        print(f"trunklab: {getattr(args, 'db_path', 'the database')}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

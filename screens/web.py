@@ -30,6 +30,8 @@ from aiohttp import web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
+from store.dbfile import make_private_folder
+
 APP_PY = Path(__file__).resolve().parent.parent / "app.py"
 QUIT_GRACE_S = 8.0  # a console stops its agents in about 1 s; past this it is stuck
 # textual-serve's page links a font stylesheet on the internet; the same font ships in /static.
@@ -150,7 +152,7 @@ class ClassroomServer(Server):
 
 def serve(host: str, port: int, labs: str, sessions_dir: Path) -> int:
     host = loopback_host(host)  # refused before anything is created
-    sessions_dir.mkdir(parents=True, exist_ok=True)
+    make_private_folder(sessions_dir)  # the sessions' databases hold their VoIP tokens: owner-only
     print(f"trunklab web: session databases in {sessions_dir}", flush=True)
     ClassroomServer(session_command(labs, sessions_dir), host, port).serve()
     return 0

@@ -14,7 +14,7 @@ import collections
 import itertools
 from dataclasses import asdict, dataclass, field
 
-from store.records import CallRecord, FirewallRule, SipMessageRecord
+from store.records import CallRecord, FirewallRule, SipMessageRecord, stopped_reason
 
 from .routing import firewall_rule_for
 from .sipmsg import SipParseError, parse_message, uri_host_port
@@ -88,10 +88,25 @@ class LabCall:
     caller_ids: dict[str, tuple[str, str]] = field(default_factory=dict)  # callee -> (From user, P-Asserted-Identity user)
     practice: bool = False  # placed with deliberately wrong credentials: never counts in the checklist
     stored: bool = False  # read back from the store's CDRs (an earlier session): history only
+    caller_agent: str = ""  # the address of the lab agent asked to place it
+    # agent address -> the Call-IDs of this call that agent reported: the legs it holds, which
+    # the lab hangs up there when another agent of the call dies
+    seen_by: dict[str, set[str]] = field(default_factory=dict)
+    cut_by: str = ""  # the address of the agent whose death cut the call short ('' if none did)
 
     @property
     def finished(self) -> bool:
         return self.state in ("ended", "failed")
+
+    @property
+    def answered(self) -> bool:
+        """Answered, and not cut short since: a call an agent's death ended is a failed call,
+        whatever it did before."""
+        return self.answered_at is not None and self.state != "failed"
+
+    def legs_elsewhere(self, agent_address: str) -> dict[str, set[str]]:
+        """The Call-IDs each other agent holds of this call."""
+        return {other: set(ids) for other, ids in self.seen_by.items() if other != agent_address and ids}
 
     @property
     def duration_s(self) -> float | None:
@@ -107,12 +122,14 @@ class LabCall:
         return "".join(d.text for d in self.dtmf if d.agent == agent and d.event == direction)
 
 
-def call_record(call: LabCall) -> CallRecord:
-    """A finished lab call as the store's CDR."""
+def call_record(call: LabCall, state: str | None = None) -> CallRecord:
+    """A lab call as the store's CDR, as far as it has got (state: override, e.g. 'interrupted')."""
+    state = state or {"ended": "ended", "failed": "failed"}.get(call.state, "in_progress")
     return CallRecord(
         started_at=call.started_at, direction=call.direction or "inbound", from_number=call.from_number,
         to_number=call.to_number, gateway_address=call.gateway, endpoint_sid=call.endpoint_sid or None,
-        auth_method=call.auth_method, final_code=call.final_code, final_reason=call.final_reason,
+        auth_method=call.auth_method, final_code=None if state == "interrupted" else call.final_code,
+        final_reason=call.final_reason, state=state,
         setup_ms=call.setup_ms, duration_s=call.duration_s,
         rtp={f"{agent} {sip_call_id}": _figures_dict(figures) for (agent, sip_call_id), figures in call.legs.items()},
         audio_verdict=dict(call.heard),
@@ -135,14 +152,16 @@ def call_from_record(record: CallRecord) -> LabCall:
         report = parse_report({**figures, "ev": "media", "t": record.started_at, "sip_call_id": sip_call_id})
         if isinstance(report, MediaFigures):
             legs[(agent, sip_call_id)] = report
-    answered = record.final_code == 200
+    answered = record.setup_ms is not None if record.state != "ended" else record.final_code == 200
     answered_at = record.started_at + (record.setup_ms or 0.0) / 1000 if answered else None
     ended_at = answered_at + record.duration_s if answered_at is not None and record.duration_s is not None else None
     return LabCall(
         ref=f"cdr{record.call_id}", direction=record.direction, to_number=record.to_number,
         from_number=record.from_number, gateway=record.gateway_address, auth_method=record.auth_method,
         endpoint_sid=record.endpoint_sid or "", started_at=record.started_at,
-        state="ended" if answered else "failed", final_code=record.final_code, final_reason=record.final_reason,
+        state="ended" if record.state == "ended" and answered else "failed", final_code=record.final_code,
+        final_reason=(f"in progress in another trunklab (process {record.owner_pid})"
+                      if record.state == "in_progress" else record.final_reason),
         setup_ms=record.setup_ms, answered_at=answered_at, ended_at=ended_at,
         sip_call_ids={m.sip_call_id for m in record.messages if m.sip_call_id},
         messages=list(record.messages), legs=legs, heard=dict(record.audio_verdict), stored=True,
@@ -263,8 +282,15 @@ class CallBook:
         call.sip_call_ids.add(sip_call_id)
         self._by_sip_call_id[sip_call_id] = call
 
+    @staticmethod
+    def _saw(call: LabCall | None, agent_address: str, sip_call_id: str) -> None:
+        if call is not None and agent_address and sip_call_id:
+            call.seen_by.setdefault(agent_address, set()).add(sip_call_id)
+
     def _merge(self, old: LabCall, into: LabCall) -> None:
         into.messages = sorted(old.messages + into.messages, key=lambda m: m.t)
+        for agent_address, ids in old.seen_by.items():
+            into.seen_by.setdefault(agent_address, set()).update(ids)
         into.decisions = old.decisions + into.decisions
         into.legs.update(old.legs)
         into.notes += old.notes
@@ -289,9 +315,12 @@ class CallBook:
         if isinstance(report, SipSeen):
             return self._on_sip(agent, agent_address, report)
         if isinstance(report, CallState):
-            return Applied(self._on_call(report))
+            call = self._on_call(report)
+            self._saw(call, agent_address, report.sip_call_id)
+            return Applied(call)
         if isinstance(report, GatewayDecision):
             call = self._call_for(report.sip_call_id, report.t)
+            self._saw(call, agent_address, report.sip_call_id)
             call.decisions.append(report)
             call.direction = call.direction or report.direction
             call.gateway = call.gateway or agent_address
@@ -304,13 +333,17 @@ class CallBook:
         if isinstance(report, BridgeOpened):
             call = self._call_for(report.a, report.t)
             self._link(call, report.b)
+            self._saw(call, agent_address, report.a)
+            self._saw(call, agent_address, report.b)
             return Applied(call)
         if isinstance(report, BLegTimedOut):
             call = self._call_for(report.a, report.t)
             call.notes.append(f"{agent}: no answer from the trunk in {report.after_s:g} s; leg cancelled")
             return Applied(call)
         if isinstance(report, MediaFigures):
-            return self._on_media(agent, report)
+            applied = self._on_media(agent, report)
+            self._saw(applied.call, agent_address, report.sip_call_id)
+            return applied
         if isinstance(report, DtmfDigits) and report.sip_call_id:
             return Applied(self._on_dtmf(agent, report))
         if isinstance(report, HoldChanged) and report.sip_call_id:
@@ -320,8 +353,22 @@ class CallBook:
         if isinstance(report, CallerSeen) and report.sip_call_id:
             call = self._call_for(report.sip_call_id, report.t)
             call.caller_ids[agent] = (report.caller, report.asserted)
+            self._saw(call, agent_address, report.sip_call_id)
             return Applied(call)
         return Applied()
+
+    def cut_short(self, agent_address: str, who: str, how: str, t: float) -> list[LabCall]:
+        """The agent at agent_address died: every unfinished call it took part in (or was asked
+        to place) fails, its final reason saying what stopped and when. Returns those calls."""
+        cut = []
+        for call in self.calls.values():
+            if call.finished or not (agent_address in call.seen_by or agent_address == call.caller_agent):
+                continue
+            call.final_code = 503
+            call.final_reason = stopped_reason(who, call.answered_at is not None, how)
+            call.state, call.ended_at, call.cut_by = "failed", t, agent_address
+            cut.append(call)
+        return cut
 
     def _on_dtmf(self, agent: str, report: DtmfDigits) -> LabCall:
         """Digits, kept with the leg's own SIP addresses so the ladder can draw them between the
@@ -353,6 +400,7 @@ class CallBook:
         if seen.direction == "rx" and message.is_request:
             self._requests[cseq] = dst
         call.messages.append(captured)
+        self._saw(call, agent_address, sip_call_id)
         applied = Applied(call, [captured])
         if seen.direction == "tx" and dst in self.pbx_addresses and agent != "pbx":
             drop = self._firewall_check(call, captured)
@@ -402,6 +450,8 @@ class CallBook:
 
     @staticmethod
     def _caller_state(call: LabCall, report: CallState) -> None:
+        if call.finished:  # its outcome is settled (a call cut short stays failed as the legs end)
+            return
         if report.state == "early":
             call.state = "ringing"
         elif report.state == "confirmed":

@@ -67,6 +67,8 @@ def _decision_cause(call: LabCall) -> str:
 
 def diagnose(call: LabCall, account: Account) -> Finding:
     """Why a call failed (or lost audio), and the fix, from its ladder and the account."""
+    if call.cut_by:  # a lab agent died during the call: a fault of the lab, not of the trunk
+        return Finding(call.final_reason, "the lab restarts a stopped agent at once: run the check again")
     drops = call.drops()
     if drops:
         source_ip = drops[0].src.rpartition(":")[0]
@@ -104,7 +106,7 @@ def diagnose(call: LabCall, account: Account) -> Finding:
     if code == 503:
         return Finding(cause or "; ".join(call.notes) or "the gateway refused the call",
                        "wait for the agent to restart, or place fewer calls at once")
-    if call.answered_at is not None:
+    if call.answered:
         return _audio_finding(call, account)
     return Finding(cause or f"{code} {call.final_reason}".strip(), "read the call's ladder for the refusal")
 
@@ -158,7 +160,7 @@ def _item(index: int, probes: dict[str, LabCall], ok, account: Account, what: st
 
 
 def _code(call: LabCall) -> str:
-    if call.answered_at is not None:
+    if call.answered:
         return "answered"
     return f"{call.final_code} {call.final_reason}".strip()
 
@@ -179,7 +181,7 @@ def evaluate(calls: list[LabCall], account: Account) -> list[ChecklistItem]:
     inbound = _latest(lab_calls, lambda c: c.gateway if c.direction == "inbound" else "")
     # outbound calls count under the method the PBX used (a refused call may have no other)
     outbound = _latest(lab_calls, lambda c: (c.requested_auth or c.auth_method or "?") if c.direction == "outbound" else "")
-    answered = lambda c: c.answered_at is not None  # noqa: E731
+    answered = lambda c: c.answered  # noqa: E731
     not_refused = lambda c: c.final_code not in (401, 403, 407)  # noqa: E731
     both_ways = lambda c: c.heard.get("pbx", False) and c.heard.get("pstn", False)  # noqa: E731
     connected = {k: c for k, c in {**{f"in {k}": c for k, c in inbound.items()},

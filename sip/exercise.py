@@ -34,13 +34,13 @@ def judge(items: list[ChecklistItem], calls: list[LabCall], account: Account) ->
 
 
 def _went_well(call: LabCall) -> bool:
-    return call.answered_at is not None and call.heard.get("pbx", False) and call.heard.get("pstn", False)
+    return call.answered and call.heard.get("pbx", False) and call.heard.get("pstn", False)
 
 
 def call_title(call: LabCall) -> str:
     """'inbound via 127.0.0.3:5060 to 12025550100: 408 Request Timeout'."""
     how = f"via {call.gateway}" if call.direction == "inbound" else f"{call.requested_auth or call.auth_method} auth"
-    if call.answered_at is not None:
+    if call.answered:
         heard = ", ".join(f"{p} {'heard' if call.heard.get(p) else 'did not hear'} the far end" for p in ("pstn", "pbx"))
         result = f"answered ({heard})"
     else:

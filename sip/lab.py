@@ -3,8 +3,8 @@
 This is the imperative shell around the pure core. It starts one agent per System Gateway
 address, a PSTN agent and a PBX agent (sip/supervisor.py), pushes the account to them at start
 and after every change to the database (by this process or any other: the command line, a
-second console), folds their reports (sip/wire.py) into calls (sip/calls.py), writes each
-finished call to the store as a CDR with its ladder, keeps the Verification Checklist, and
+second console), folds their reports (sip/wire.py) into calls (sip/calls.py), keeps each
+call's CDR in the store (written when it starts, completed when it ends), keeps the Verification Checklist, and
 tells listeners (the console, `serve`) about everything as typed events (sip/events.py).
 
 The lab is the one owner of what the console shows: it reads the account and the exercise
@@ -19,9 +19,10 @@ import itertools
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from store import Store
-from store.records import Account, ExerciseProgress, PbxTrunk, account_to_wire
+from store.records import Account, ExerciseProgress, PbxTrunk, account_to_wire, stopped_reason
 
 from .calls import Applied, CallBook, LabCall, call_record
 from .capture import CaptureError, LoopbackCapture, lab_blocks
@@ -71,6 +72,16 @@ class LabError(RuntimeError):
     """A request the lab cannot carry out (no such number, no such address, agent down)."""
 
 
+@dataclass(frozen=True)
+class AgentLoad:
+    """What an agent says it holds (its pong): calls in progress, and pjsua's free call slots.
+    A leg that was hung up is no call any more, but keeps its slot until its BYE or CANCEL is
+    answered (sip/agent/runtime.py, pjsua_slots_in_use)."""
+
+    calls: int
+    free_slots: int
+
+
 # Characters a SIP URI's user part may carry unescaped (RFC 3261 unreserved + user-unreserved).
 _USER_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()&=+$,;?/")
 
@@ -113,6 +124,7 @@ def agent_specs(account: Account, *, b_leg_timeout_s: float = 4.0) -> list[Agent
 
 
 SETTLE_S = 0.25
+CDR_SETTLE_S = 0.3  # an ended call's CDR is written this long after its end: its last BYE/200 trail it
 CALLS_PER_GATEWAY = 2  # the edge's capacity per System Gateway address (sip/edge/proxy.py)
 CALL_SLOTS_PER_AGENT = 4  # pjsua's call slots in one agent process (sip/agent/runtime.py)
 PROBE_ANSWER_TIMEOUT_S = 4.5  # a checklist call not answered by then failed (a B leg gives up at 4 s)
@@ -149,10 +161,12 @@ class Lab:
         self._data_version = 0
         self._not_counted: set[str] = set()  # calls from before the checklist last started over
         self._waiters: list[asyncio.Future] = []
-        self._saved: set[str] = set()
-        self._save_tasks: set[asyncio.Task] = set()
+        self._cdr_stage: dict[str, str] = {}  # call ref -> the stage its CDR was last written at
+        self._cdr_ids: dict[str, int] = {}  # call ref -> its CDR's id in the store
+        self._cdr_lock = asyncio.Lock()  # a call's writes in the order they were asked for
+        self._background: set[asyncio.Task] = set()  # CDR writes and hang-ups; stop() waits for them
         self._configured: set[str] = set()  # agents that acknowledged their configuration
-        self._free: dict[str, int] = {}  # agent -> free call slots, from its last pong
+        self._loads: dict[str, AgentLoad] = {}  # agent -> what its last pong said it holds
         self._pbx_settings_sent: dict | None = None  # the PBX trunk settings it was last sent
         self.pbx_source_port: int | None = None  # the source port the PBX says it sends from
         self._capture_wanted = capture
@@ -211,8 +225,12 @@ class Lab:
             await self.supervisor.stop()
         if self.capture is not None:
             self.capture.close()  # its packets stay exportable
-        if self._save_tasks:
-            await asyncio.gather(*self._save_tasks, return_exceptions=True)
+        for call in self.book.calls.values():  # the agents are gone: what is left never ended
+            if not call.finished and call.ref in self._cdr_stage:
+                call.final_reason = stopped_reason("the lab", call.answered_at is not None)
+                self._spawn(self._write_cdr(call, state="interrupted"))
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     async def __aenter__(self) -> Lab:
         await self.start()
@@ -229,6 +247,11 @@ class Lab:
     @property
     def gateway_addresses(self) -> list[str]:
         return [f"{a.ip}:{a.port}" for a in self.account.system_gateway.addresses]
+
+    @property
+    def ready(self) -> bool:
+        """Every agent up and configured: calls can be placed (after a restart too)."""
+        return self._configured >= set(self._addresses) and set(self.agent_states.values()) == {"up"}
 
     @property
     def agent_states(self) -> dict[str, str]:
@@ -405,7 +428,7 @@ class Lab:
             self._configured.add(name)
             self._publish(AgentConfigured(name))
         elif isinstance(report, Pong):
-            self._free[name] = report.free_slots
+            self._loads[name] = AgentLoad(report.calls, report.free_slots)
         elif isinstance(report, AgentProblem):
             self._publish(AgentError(name, report.message))
         elif isinstance(report, ProcessState):
@@ -413,7 +436,7 @@ class Lab:
                 report.restart_in_s is not None else report.reason
             self._publish(AgentStateChanged(name, report.state, detail, report.last_words))
             if report.state == "crashed":
-                self._fail_calls_of(name, report)
+                self._agent_died(name, report)
         applied = self.book.apply(name.split()[0], self._addresses.get(name, ""), report)
         self._announce(name, report, applied)
 
@@ -431,43 +454,41 @@ class Lab:
         for drop in applied.drops:
             self._publish(FirewallDropped(drop))
         if call is not None:
+            self._record(call)
             self._finished(call)
-            self._wake()
+        self._wake()  # whoever waits on the lab (wait_until: a pong, a configured agent) looks again
 
     def _finished(self, call: LabCall) -> None:
-        """A finished lab call is saved once as a CDR; a finished call that counts updates the
-        checklist (again when late media figures arrive: what the far end heard)."""
-        if not call.finished:
-            return
-        if not call.external and not call.stored and call.ref not in self._saved:
-            self._saved.add(call.ref)
-            task = asyncio.get_running_loop().create_task(self._save(call))
-            self._save_tasks.add(task)
-            task.add_done_callback(self._save_tasks.discard)
-        if counts(call) and call.ref not in self._not_counted:
+        """A finished call that counts updates the checklist (again when late media figures
+        arrive: what the far end heard)."""
+        if call.finished and counts(call) and call.ref not in self._not_counted:
             self._update_checklist()
 
-    def _fail_calls_of(self, name: str, report: ProcessState) -> None:
-        """An agent died: its calls in flight end as failed, with the reason."""
-        role = name.split()[0]
+    def _agent_died(self, name: str, report: ProcessState) -> None:
+        """An agent died: every call it was part of fails, saying so, and the legs the other
+        agents still hold are hung up at once (else the PSTN would stream RTP to a dead port,
+        and a PBX hold a call nobody is on, until the lab stops)."""
         address = self._addresses.get(name, "")
-        for call in list(self.book.calls.values()):
-            if call.finished:
-                continue
-            caller = "pstn" if call.direction == "inbound" else "pbx"
-            involved = role == caller or any(
-                m.agent == role and (role != "gateway" or address in (m.src, m.dst)) for m in call.messages)
-            if involved:
-                call.state = "failed" if call.answered_at is None else "ended"
-                call.ended_at = report.t
-                call.final_code = call.final_code if call.answered_at else 503
-                call.final_reason = call.final_reason if call.answered_at else "Service Unavailable"
-                call.notes.append(f"{name} {report.reason} during the call; the supervisor restarts it")
-                self._publish(CallChanged(call.ref))
-                self._finished(call)
-                if caller != role:  # the caller's agent survived: end its leg too
-                    asyncio.get_running_loop().create_task(self.supervisor.send(caller, {"cmd": "hangup", "ref": call.ref}))
+        hang_up: dict[str, set[str]] = {}
+        for call in self.book.cut_short(address, party_title(name), report.reason, report.t):
+            call.notes.append(f"{name} {report.reason}: the lab hung up the call's legs on the other agents; "
+                              "the supervisor restarts it")
+            for other, sip_call_ids in call.legs_elsewhere(address).items():
+                hang_up.setdefault(other, set()).update(sip_call_ids)
+            self._publish(CallChanged(call.ref))
+            self._record(call)
+            self._finished(call)
+        names = {agent_address: agent for agent, agent_address in self._addresses.items()}
+        for other, sip_call_ids in hang_up.items():
+            if other in names:
+                self._spawn(self.supervisor.send(names[other], {"cmd": "hangup", "sip_call_ids": sorted(sip_call_ids)}))
         self._wake()
+
+    def _spawn(self, work) -> None:
+        """Run `work` in the background; stop() waits for it."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _publish(self, event: EngineEvent) -> None:
         for listener in list(self._listeners):
@@ -495,9 +516,23 @@ class Lab:
                 self._waiters.remove(waiter)
         return True
 
-    async def _save(self, call: LabCall) -> None:
-        await asyncio.sleep(0.3)  # let the last messages of the call (BYE/200) arrive
-        await self.store.record_call(call_record(call))
+    def _record(self, call: LabCall) -> None:
+        """Keep a lab call's CDR up to date: written when the call starts, rewritten when it is
+        answered and when it ends, so a call in progress when the process dies is not lost (the
+        next open marks it interrupted)."""
+        if call.external or call.stored:
+            return
+        stage = "ended" if call.finished else "answered" if call.answered_at is not None else "started"
+        if self._cdr_stage.get(call.ref) == stage:
+            return
+        self._cdr_stage[call.ref] = stage
+        # the last messages of a call (BYE/200) trail its end
+        self._spawn(self._write_cdr(call, delay_s=CDR_SETTLE_S if call.finished else 0.0))
+
+    async def _write_cdr(self, call: LabCall, *, delay_s: float = 0.0, state: str | None = None) -> None:
+        await asyncio.sleep(delay_s)
+        async with self._cdr_lock:
+            self._cdr_ids[call.ref] = await self.store.record_call(call_record(call, state), self._cdr_ids.get(call.ref))
 
     # ------------------------------------------------------------------ placing calls
 
@@ -505,6 +540,7 @@ class Lab:
         """Open a lab call before an agent is asked to dial it (its reports then find it)."""
         call = self.book.calls.get(ref) or self.book.open(ref, started_at=started_at, **details)
         self._publish(CallChanged(ref))
+        self._record(call)
         return call
 
     def _placed(self, **details: object) -> LabCall:
@@ -526,7 +562,8 @@ class Lab:
         gateway = self._gateway_named(via)
         to = dial_string(to)
         options = call_options(dtmf, delayed_offer)
-        call = self._placed(direction="inbound", to_number=to, from_number=from_number, gateway=gateway)
+        call = self._placed(direction="inbound", to_number=to, from_number=from_number, gateway=gateway,
+                            caller_agent=self._addresses["pstn"])
         await self._send("pstn", {"cmd": "dial", "ref": call.ref, "to": to, "via": gateway, "from_number": from_number,
                                   **options})
         return call
@@ -561,7 +598,8 @@ class Lab:
         if auth == "header" and not trunk.send_voip_token_header and omit_header is None:
             omit_header = "X-Auth-VoipToken"
         call = self._placed(direction="outbound", to_number=to, from_number=self._pbx_caller_id(),
-                            gateway=gateway, requested_auth=auth, practice=practice)
+                            gateway=gateway, requested_auth=auth, practice=practice,
+                            caller_agent=self._addresses["pbx"])
         command = {"cmd": "dial", "ref": call.ref, "to": to, "via": gateway, "auth": auth,
                    "endpoint_sid": sid, "voip_token": token, "from_number": call.from_number, **options}
         if omit_header == "X-Auth-VoipToken":
@@ -595,6 +633,7 @@ class Lab:
                 call.state, call.final_code, call.final_reason = "failed", 503, f"the {agent} agent is not up"
                 call.ended_at = time.time()
                 self._publish(CallChanged(call.ref))
+                self._record(call)
                 self._finished(call)
             raise LabError(f"the {agent} agent is not up ({self.supervisor.states.get(agent, 'unknown')})")
 
@@ -623,7 +662,7 @@ class Lab:
         """Wait for the call to be answered or fail, hold it, hang up, wait for the end."""
         await self.wait_until(lambda: call.state in ("answered", "ended", "failed"), answer_timeout_s)
         if call.state == "answered":
-            await asyncio.sleep(hold_s)
+            await self.wait_until(lambda: call.finished, hold_s)  # held, unless it ends first
             await self.hangup(call.ref)
         elif not call.finished:
             await self.hangup(call.ref)  # cancel a call nobody answered
@@ -631,13 +670,17 @@ class Lab:
         await asyncio.sleep(SETTLE_S)  # the last BYE/200 of the far leg trail the caller's end
         return call
 
+    async def agent_loads(self, timeout: float = 2.0) -> dict[str, AgentLoad]:
+        """What each agent that is up holds, as it says itself (ping -> pong)."""
+        self._loads = {}
+        asked = [name for name in self.supervisor.states if await self.supervisor.send(name, {"cmd": "ping"})]
+        await self.wait_until(lambda: set(self._loads) >= set(asked), timeout)
+        return dict(self._loads)
+
     async def free_slots(self) -> dict[str, int]:
         """Each agent's free pjsua call slots, asked now (an agent that does not answer: 0)."""
-        self._free = {}
-        for name in self.supervisor.states:
-            await self.supervisor.send(name, {"cmd": "ping"})
-        await self.wait_until(lambda: len(self._free) == len(self.supervisor.states), 2.0)
-        return {name: self._free.get(name, 0) for name in self.supervisor.states}
+        loads = await self.agent_loads()
+        return {name: loads[name].free_slots if name in loads else 0 for name in self.supervisor.states}
 
     async def wait_until_idle(self, timeout: float = 40.0) -> bool:
         """Wait until every agent has all its call slots free. A call hung up before any answer
@@ -698,3 +741,10 @@ class Lab:
         if not numbers:
             raise LabError("the account has no phone numbers: add one under Phone Numbers")
         return numbers[0].phonenumber
+
+
+def party_title(agent_name: str) -> str:
+    """An agent as a trainee knows it: 'gateway 127.0.0.2' -> 'the System Gateway 127.0.0.2'."""
+    role, _, address = agent_name.partition(" ")
+    title = {"gateway": "the System Gateway", "pstn": "the PSTN", "pbx": "the PBX"}.get(role, f"the {role} agent")
+    return f"{title} {address}".strip()

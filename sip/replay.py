@@ -21,7 +21,7 @@ from .supervisor import AgentSpec
 if TYPE_CHECKING:
     from .lab import Lab
 
-PLACED_FIELDS = ("direction", "to_number", "from_number", "gateway", "requested_auth", "practice")
+PLACED_FIELDS = ("direction", "to_number", "from_number", "gateway", "requested_auth", "practice", "caller_agent")
 
 
 def load_recording(path: str | Path, *, ref_prefix: str = "") -> list[dict]:

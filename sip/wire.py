@@ -174,6 +174,7 @@ class TrunkApplied(AgentReport):
 @dataclass(frozen=True)
 class Pong(AgentReport):
     free_slots: int = 0  # pjsua call slots free at the agent (one held for an abandoned INVITE is not)
+    calls: int = 0  # calls in progress at the agent (a leg hung up is none, even while it holds a slot)
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,7 @@ _PARSERS: dict[str, Callable[[float, dict], AgentReport]] = {
     "configured": lambda t, e: Configured(t),
     "firewall": lambda t, e: Configured(t),  # the PBX's answer to its firewall rules
     "trunk": lambda t, e: TrunkApplied(t, _int(e.get("source_port")) or None, tuple(e.get("codecs") or ())),
-    "pong": lambda t, e: Pong(t, _int(e.get("free_slots")) or 0),
+    "pong": lambda t, e: Pong(t, _int(e.get("free_slots")) or 0, _int(e.get("calls")) or 0),
     "error": lambda t, e: AgentProblem(t, _text(e.get("message"))),
     "fatal": lambda t, e: Fatal(t, _text(e.get("message"))),
     "agent": _process,

@@ -30,3 +30,8 @@ class ConflictError(StoreError):
 
 class ReadOnlyError(StoreError):
     """The record is system-generated and cannot be edited (the System Gateway endpoint)."""
+
+
+class DatabaseFileError(StoreError):
+    """The file cannot be the account's database (a folder, not a database, damaged, read-only,
+    of a newer trunklab); it was left exactly as it was."""

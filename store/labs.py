@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .dbfile import make_private_folder
 from .defaults import AddressPlan
 from .errors import StoreError
 from .paths import default_db_path
@@ -114,7 +115,7 @@ def try_reserve(number: int, lock_dir: Path | None = None) -> Reservation | None
     """Take lab `number`'s lock, or None if another process (or another open of the file in
     this one) holds it. The file records the holder's pid for error messages."""
     lock_dir = lock_dir or default_lock_dir()
-    lock_dir.mkdir(parents=True, exist_ok=True)
+    make_private_folder(lock_dir)  # beside the databases: the data folder is made owner-only
     fd = os.open(lock_dir / f"lab-{number}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

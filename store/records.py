@@ -239,9 +239,25 @@ class SipMessageRecord:
         return self.event == "drop"
 
 
+CALL_STATES = ("in_progress", "ended", "failed", "interrupted")
+
+
+def stopped_reason(who: str, answered: bool, how: str = "") -> str:
+    """A call's final reason when something it needed stopped: an agent that crashed, the lab,
+    or the trunklab process itself ('the System Gateway 127.0.0.2 stopped during the call
+    (killed by SIGKILL)')."""
+    moment = "during the call" if answered else "before the call was answered"
+    return f"{who} stopped {moment}" + (f" ({how})" if how else "")
+
+
 @dataclass(frozen=True)
 class CallRecord:
-    """A call detail record (CDR), with its ladder."""
+    """A call detail record (CDR), with its ladder.
+
+    state: 'in_progress' (written when the call starts, rewritten when it is answered),
+    'ended', 'failed' (refused, unanswered, or cut short by an agent that stopped), or
+    'interrupted' (the lab or its process stopped first; final_code is then None and
+    final_reason says what stopped)."""
 
     started_at: float
     direction: str  # 'inbound' | 'outbound'
@@ -258,6 +274,8 @@ class CallRecord:
     audio_verdict: dict  # per party: did it hear the far end's tone
     messages: tuple[SipMessageRecord, ...] = ()
     call_id: int | None = None  # the store's id, once written
+    state: str = "ended"
+    owner_pid: int | None = None  # the process that wrote it (the store stamps it)
 
 
 def account_to_wire(account: Account) -> dict:

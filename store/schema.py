@@ -124,5 +124,19 @@ V3 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3]
+# Version 4: a CDR is written when its call starts and completed when it ends, so a call in
+# progress when trunklab died is not lost. `state` says where it stands; the process writing a
+# call in progress is its owner (pid, and the identity that tells a reused pid apart), so the
+# next open marks it interrupted only once its owner is gone, never while another process
+# (a console and a CLI `call` on one database) still runs it.
+V4 = [
+    "ALTER TABLE calls ADD COLUMN state TEXT NOT NULL DEFAULT 'ended' "
+    "CHECK (state IN ('in_progress', 'ended', 'failed', 'interrupted'))",
+    "ALTER TABLE calls ADD COLUMN owner_pid INTEGER",
+    "ALTER TABLE calls ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+    "UPDATE calls SET state = 'failed' WHERE duration_s IS NULL",  # older CDRs: unanswered = failed
+    "CREATE INDEX calls_in_progress ON calls(state) WHERE state = 'in_progress'",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4]
 LATEST = len(MIGRATIONS)

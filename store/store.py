@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -18,9 +19,9 @@ from pathlib import Path
 
 import aiosqlite
 
-from . import validate
+from . import dbfile, owners, validate
 from .defaults import DEFAULT_DIDS, DEFAULT_PLAN, PBX_ENDPOINT_NAME, TRUNK_GROUP_NAME, AddressPlan
-from .errors import ConflictError, NotFoundError, ReadOnlyError, StoreError, ValidationError
+from .errors import ConflictError, NotFoundError, ReadOnlyError, ValidationError
 from .records import (
     SYSTEM_GATEWAY,
     CallRecord,
@@ -37,6 +38,7 @@ from .records import (
     PbxTrunk,
     Trunk,
     TrunkGroup,
+    stopped_reason,
 )
 from .schema import LATEST, MIGRATIONS
 
@@ -68,6 +70,8 @@ class Store:
         self._new_token = new_token
         self._lock = asyncio.Lock()  # one statement sequence at a time on the one connection
         self._listeners: dict[str, list[Callable[[], None]]] = {topic: [] for topic in TOPICS}
+        self.owner_pid = os.getpid()  # the process whose calls in progress this store writes
+        self._owner = owners.identity(self.owner_pid)
 
     # ---------------------------------------------------------------- opening and closing
 
@@ -84,13 +88,19 @@ class Store:
         the System Gateway and the default account. `new_sid`/`new_token` are injectable so
         snapshot tests get fixed SIDs."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)  # we issue BEGIN/COMMIT ourselves
+        dbfile.prepare(path)  # owner-only; a file that cannot be the account's is refused untouched
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)  # we issue BEGIN/COMMIT ourselves
+        except sqlite3.Error as error:
+            raise dbfile.refusal(path, dbfile.sqlite_problem(error, path)) from None
         try:
             await db.execute("PRAGMA busy_timeout = 15000")
             await db.execute("PRAGMA foreign_keys = ON")
             store = cls(db, path, new_sid, new_token)
             await store._first_open(plan)
+        except sqlite3.Error as error:
+            await db.close()
+            raise dbfile.refusal(path, dbfile.sqlite_problem(error, path)) from None
         except BaseException:
             await db.close()
             raise
@@ -150,6 +160,9 @@ class Store:
         # "database is locked" without waiting on busy_timeout; that race is short, so retry.
         for attempt in range(50):
             try:
+                # Read before anything is written: a file of a newer trunklab, or another program's
+                # database, is refused as it is (switching to WAL would already change its header).
+                await self._refuse_unknown()
                 await self._db.execute("PRAGMA journal_mode = WAL")
                 await self._upgrade_and_seed(plan)
                 return
@@ -162,11 +175,7 @@ class Store:
         # Both steps in one IMMEDIATE transaction: two processes opening the same new file
         # serialise here, and the second finds the schema and the System Gateway already made.
         async with self._transaction(notify=None) as db:
-            version = int(await self._scalar("PRAGMA user_version"))
-            if version > LATEST:
-                raise StoreError(
-                    f"{self.path} was written by a newer trunklab (schema v{version}; this one knows v{LATEST})"
-                )
+            version = await self._refuse_unknown()
             for migration in MIGRATIONS[version:]:
                 for statement in migration:
                     await db.execute(statement)
@@ -176,6 +185,34 @@ class Store:
                 await self._seed_default_account(plan)
             elif await self._scalar("SELECT COUNT(*) FROM pbx_trunk") == 0:
                 await self._seed_pbx_trunk(plan.sip_port)  # a file from before v3: a PBX in sync
+            await self._mark_interrupted_calls()
+
+    async def _refuse_unknown(self) -> int:
+        """The file's schema version, unless it is one this trunklab must not touch."""
+        # One statement, so one snapshot: another process may be creating the file right now.
+        rows = await self._rows("SELECT (SELECT user_version FROM pragma_user_version), "
+                                "(SELECT COUNT(*) FROM sqlite_master)")
+        version, objects = int(rows[0][0]), int(rows[0][1])
+        if version > LATEST:
+            raise dbfile.refusal(self.path, f"was written by a newer trunklab (schema v{version}; this one "
+                                            f"knows up to v{LATEST})")
+        if version == 0 and objects:
+            raise dbfile.refusal(self.path, "is another program's database (it has tables but no trunklab "
+                                            "schema version)")
+        return version
+
+    async def _mark_interrupted_calls(self) -> None:
+        """Calls left in progress by a process that is gone were cut short when it died: say so.
+        A call whose process still runs (another console or CLI on this file) is left alone."""
+        for call_id, pid, owner, final_code in await self._rows(
+            "SELECT call_id, owner_pid, owner, final_code FROM calls WHERE state = 'in_progress'"
+        ):
+            if owners.still_running(pid, owner):
+                continue
+            who = f"trunklab (process {pid})" if pid else "trunklab"
+            await self._db.execute(
+                "UPDATE calls SET state = 'interrupted', final_code = NULL, final_reason = ? WHERE call_id = ?",
+                (stopped_reason(who, final_code == 200, "its end was never recorded"), call_id))
 
     async def _seed_default_account(self, plan: AddressPlan) -> None:
         """The System Gateway (created for every account) plus a working trunk to "Acme PBX"."""
@@ -688,17 +725,26 @@ class Store:
     # ---------------------------------------------------------------- call detail records
     # (appended by the lab; no listeners: a CDR is history, not configuration)
 
-    async def record_call(self, record: CallRecord) -> int:
+    async def record_call(self, record: CallRecord, call_id: int | None = None) -> int:
+        """Write a CDR with its ladder (call_id None), or rewrite CDR call_id with what is known
+        now: the lab writes a call when it starts, again when it is answered, and when it ends.
+        A new row is stamped with this process as its owner."""
+        fields = (record.started_at, record.direction, record.from_number, record.to_number,
+                  record.gateway_address, record.endpoint_sid, record.auth_method, record.final_code,
+                  record.final_reason, record.setup_ms, record.duration_s, json.dumps(record.rtp),
+                  json.dumps(record.audio_verdict), record.state)
+        columns = ("started_at, direction, from_number, to_number, gateway_address, endpoint_sid, auth_method, "
+                   "final_code, final_reason, setup_ms, duration_s, rtp, audio_verdict, state")
         async with self._transaction(notify=None) as db:
-            cur = await db.execute(
-                "INSERT INTO calls (started_at, direction, from_number, to_number, gateway_address, endpoint_sid, "
-                "auth_method, final_code, final_reason, setup_ms, duration_s, rtp, audio_verdict) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.started_at, record.direction, record.from_number, record.to_number, record.gateway_address,
-                 record.endpoint_sid, record.auth_method, record.final_code, record.final_reason, record.setup_ms,
-                 record.duration_s, json.dumps(record.rtp), json.dumps(record.audio_verdict)),
-            )
-            call_id = int(cur.lastrowid)
+            if call_id is None:
+                cur = await db.execute(
+                    f"INSERT INTO calls ({columns}, owner_pid, owner) VALUES ({', '.join('?' * 16)})",
+                    (*fields, self.owner_pid, self._owner))
+                call_id = int(cur.lastrowid)
+            else:
+                assignments = ", ".join(f"{name.strip()} = ?" for name in columns.split(","))
+                await db.execute(f"UPDATE calls SET {assignments} WHERE call_id = ?", (*fields, call_id))
+                await db.execute("DELETE FROM sip_messages WHERE call_id = ?", (call_id,))
             await db.executemany(
                 "INSERT INTO sip_messages (call_id, at, agent, event, src, dst, sip_call_id, first_line, text) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -712,7 +758,7 @@ class Store:
         async with self._lock:
             rows = await self._rows(
                 "SELECT call_id, started_at, direction, from_number, to_number, gateway_address, endpoint_sid, "
-                "auth_method, final_code, final_reason, setup_ms, duration_s, rtp, audio_verdict "
+                "auth_method, final_code, final_reason, setup_ms, duration_s, rtp, audio_verdict, state, owner_pid "
                 "FROM calls ORDER BY call_id DESC LIMIT ?", (limit,),
             )
             records = []
@@ -727,7 +773,8 @@ class Store:
                     started_at=row[1], direction=row[2], from_number=row[3], to_number=row[4],
                     gateway_address=row[5], endpoint_sid=row[6], auth_method=row[7], final_code=row[8],
                     final_reason=row[9], setup_ms=row[10], duration_s=row[11], rtp=json.loads(row[12]),
-                    audio_verdict=json.loads(row[13]), messages=messages, call_id=row[0],
+                    audio_verdict=json.loads(row[13]), messages=messages, call_id=row[0], state=row[14],
+                    owner_pid=row[15],
                 ))
         return records
 

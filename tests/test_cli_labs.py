@@ -48,6 +48,9 @@ def test_each_lab_gets_its_own_database_and_block(data_home: Path):
     assert parties(run_app(data_home, "show", "--json"))["pstn"] == "127.0.0.20"  # no --lab: lab 0, as always
     assert sorted(p.name for p in (data_home / "trunklab").glob("*.db")) == [
         "trunklab-lab-61.db", "trunklab-lab-62.db", "trunklab.db"]
+    # they hold VoIP tokens in clear: owner-only, in folders made owner-only
+    assert {f.stat().st_mode & 0o777 for f in (data_home / "trunklab").iterdir()} == {0o600}
+    assert [(data_home / d).stat().st_mode & 0o777 for d in ("", "trunklab")] == [0o700, 0o700]
 
 
 def test_db_wins_over_the_labs_own_file(data_home: Path, tmp_path: Path):

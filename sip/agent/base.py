@@ -267,9 +267,12 @@ class Agent:
             (self.hold if command.get("on", True) else self.resume)(call)
 
     def cmd_hangup(self, command: dict) -> None:
-        call = self.call_by_ref(command["ref"])
-        if call is not None:
-            self.hang_up(call)
+        """Hang up the call the app named (`ref`), or every leg with one of `sip_call_ids`: only
+        a caller's leg has a ref, and when an agent dies the lab ends the legs the others hold."""
+        sip_call_ids = set(command.get("sip_call_ids", ()))
+        for call in self.live_calls():
+            if (call.ref is not None and call.ref == command.get("ref")) or call.sip_call_id in sip_call_ids:
+                self.hang_up(call)
 
     def cmd_crash(self, command: dict) -> None:
         """For fault drills: die the way pjsua dies on an assertion."""

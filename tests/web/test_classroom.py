@@ -163,9 +163,12 @@ async def test_two_browser_sessions_get_two_labs_and_leave_nothing_behind(tmp_pa
         await second.press("f")
         await second.wait_for_text(lambda t: "PBX FIREWALL" in t)
 
-        # each session made a fresh database, named after its lab
+        # each session made a fresh database, named after its lab, owner-only (its VoIP tokens)
         databases = [p.name for p in sessions_dir.glob("*.db")]
         assert sorted(int(name.split("-")[1]) for name in databases) == sorted([first_lab, second_lab])
+        assert sessions_dir.stat().st_mode & 0o777 == 0o700
+        files = list(sessions_dir.glob("*.db*"))
+        assert len(files) >= 4 and {f.stat().st_mode & 0o777 for f in files} == {0o600}  # with -wal, -shm
     finally:
         chromium = sorted(set(chromium) | set(chromium_processes(browser))) if browser.process else chromium
         await browser.close()
