@@ -37,7 +37,7 @@ async def test_a_cdr_is_rewritten_as_its_call_goes_on(store: Store):
     assert await store.record_call(ANSWERED, call_id) == call_id
     (row,) = await store.calls()
     assert (row.state, row.final_code, row.setup_ms, len(row.messages)) == ("in_progress", 200, 4.2, 2)
-    ended = replace(ANSWERED, state="ended", duration_s=3.0, messages=(INVITE, OK, replace(OK, at=103.0)))
+    ended = replace(ANSWERED, state="ended", duration_s=3.0, messages=(INVITE, OK, replace(OK, t=103.0)))
     await store.record_call(ended, call_id)
     (row,) = await store.calls()
     assert (row.state, row.duration_s, len(row.messages)) == ("ended", 3.0, 3)  # the ladder replaced, not doubled

@@ -49,7 +49,7 @@ def rtp_addresses_of(call: LabCall, ips: set[str]) -> set[tuple[str, int]]:
     """The RTP and RTCP ports at `ips` that the call's other legs were sending to."""
     found = set()
     for leg in call.legs.values():
-        host, _, port = leg.figures.get("remote_rtp", "").rpartition(":")
+        host, _, port = leg.remote_rtp.rpartition(":")
         if host in ips and port:
             found |= {(host, int(port)), (host, int(port) + 1)}
     return found
@@ -60,7 +60,7 @@ async def answered_with_audio(lab: Lab, call: LabCall, timeout: float = 10.0) ->
     every leg (the caller's, the gateway's two, the callee's) has reported where its RTP goes."""
     return await lab.wait_until(
         lambda: call.state == "answered" and call.heard.get("pstn") and call.heard.get("pbx")
-        and len(call.legs) == 4 and all(leg.figures.get("remote_rtp") for leg in call.legs.values()), timeout)
+        and len(call.legs) == 4 and all(leg.remote_rtp for leg in call.legs.values()), timeout)
 
 
 async def kill(lab: Lab, name: str, how: str) -> None:

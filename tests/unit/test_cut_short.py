@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from sip.calls import CallBook
+from sip.calls import CallBook, apply_wire
 from sip.checklist import evaluate
 from sip.exercise import call_title
 from tests.support.replay import recorded, replay, scenario_account
@@ -46,7 +46,7 @@ def test_a_call_whose_gateway_died_fails_and_stays_failed_as_its_legs_end():
     assert (cut.state, cut.final_code, cut.final_reason, cut.ended_at, cut.cut_by) == ("failed", 503, reason, 2e9, GATEWAY)
     assert cut.answered_at is not None and not cut.answered
     for record in after:  # the survivors' legs end: the caller's "disconnected" changes nothing
-        book.apply(record["source"].split()[0], record["address"], record["event"])
+        apply_wire(book, record["source"].split()[0], record["address"], record["event"])
     assert (cut.state, cut.final_code, cut.final_reason) == ("failed", 503, reason)
     assert book.cut_short(GATEWAY, "the System Gateway 127.0.0.2", "killed by SIGKILL", t=2e9 + 1) == []
 
@@ -78,3 +78,23 @@ def test_the_checklist_counts_a_cut_call_neither_answered_nor_with_audio():
     assert "run the check again" in inbound.fix
     assert audio.status == "unknown"
     assert call_title(cut).endswith(f": 503 {cut.final_reason}")
+
+
+def test_a_stored_cdr_says_what_the_live_call_said():
+    from dataclasses import replace
+
+    from sip.calls import call_from_record, call_record
+
+    book, _ = answered_call()
+    (cut,) = book.cut_short(GATEWAY, "the System Gateway 127.0.0.2", "killed by SIGKILL", t=2e9)
+    again = call_from_record(replace(call_record(cut), call_id=7))
+    assert (again.state, again.final_code, again.final_reason, again.answered) == ("failed", 503, cut.final_reason, False)
+    assert again.answered_at is not None  # it was answered before it was cut
+    book, _ = answered_call()
+    running = replace(call_record(next(iter(book.calls.values()))), call_id=8, owner_pid=4242)
+    assert running.state == "in_progress"
+    shown = call_from_record(running)
+    assert not shown.answered and shown.final_reason == "in progress in another trunklab (process 4242)"
+    interrupted = call_from_record(replace(running, state="interrupted", final_code=None,
+                                           final_reason="trunklab (process 4242) stopped during the call"))
+    assert (interrupted.state, interrupted.final_reason) == ("failed", "trunklab (process 4242) stopped during the call")
