@@ -157,6 +157,11 @@ class PbxTrunk:
     source_port: int = 5060
     codecs: tuple[str, ...] = CARRIER_CODECS
 
+    @property
+    def configured(self) -> bool:
+        """False for a new customer's PBX: nobody has typed the SID and token in yet ('')."""
+        return bool(self.endpoint_sid and self.voip_token)
+
 
 @dataclass(frozen=True)
 class Account:
@@ -168,6 +173,7 @@ class Account:
     firewall_rules: tuple[FirewallRule, ...]
     parties: tuple[LabParty, ...]
     pbx_trunk: PbxTrunk | None = None  # the PBX's own configuration, beside the carrier account
+    builtin_pbx: bool = True  # the lab runs its own PBX agent; off: the endpoint names a PBX of yours
 
     @property
     def system_gateway(self) -> Endpoint:
@@ -304,6 +310,7 @@ def account_from_wire(data: dict) -> Account:
         parties=tuple(LabParty(**p) for p in data["parties"]),
         pbx_trunk=PbxTrunk(**{**data["pbx_trunk"], "codecs": tuple(data["pbx_trunk"]["codecs"])})
         if data.get("pbx_trunk") else None,
+        builtin_pbx=bool(data.get("builtin_pbx", True)),
     )
 
 

@@ -96,8 +96,13 @@ async def _add_firewall_rule(store: Store, account: Account, step: dict) -> None
 
 
 async def _set_firewall_protocol(store: Store, account: Account, step: dict) -> None:
-    await _remove_firewall_rule(store, account, step)
-    await _add_firewall_rule(store, account, step)
+    """The rule for that source edited in place (as the Firewall screen does), else added."""
+    cidr = f"{resolve(account, step['source'])}/32"
+    rule = next((r for r in account.firewall_rules if r.cidr == cidr), None)
+    if rule is None:
+        await _add_firewall_rule(store, account, step)
+    else:
+        await store.update_firewall_rule(rule.rule_id, protocol=step.get("protocol", "any"))
 
 
 async def _assign_number(store: Store, account: Account, step: dict, group: bool = True) -> None:

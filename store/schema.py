@@ -138,5 +138,15 @@ V4 = [
     "CREATE INDEX calls_in_progress ON calls(state) WHERE state = 'in_progress'",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4]
+# Version 5: the lab's own options. builtin_pbx: whether the lab runs its PBX agent; off, the
+# third-party endpoint's addresses name a PBX of your own (any SIP UA on loopback).
+V5 = [
+    """CREATE TABLE lab_options (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        builtin_pbx INTEGER NOT NULL DEFAULT 1 CHECK (builtin_pbx IN (0, 1))
+    )""",
+    "INSERT INTO lab_options (id, builtin_pbx) VALUES (1, 1)",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5]
 LATEST = len(MIGRATIONS)

@@ -216,9 +216,7 @@ class Store:
 
     async def _seed_default_account(self, plan: AddressPlan) -> None:
         """The System Gateway (created for every account) plus a working trunk to "Acme PBX"."""
-        gateway_sid = await self._insert_endpoint("System Gateway", SYSTEM_GATEWAY, voip_token=None)
-        for priority, ip in enumerate(plan.gateway_ips):
-            await self._insert_address(gateway_sid, ip, plan.sip_port, "udp", "any", priority)
+        await self._seed_carrier_side(plan)
         pbx_sid = await self._insert_endpoint(PBX_ENDPOINT_NAME, THIRD_PARTY, voip_token=self._new_token())
         await self._insert_address(pbx_sid, plan.pbx_ip, plan.sip_port, "udp", "any", 0)
         group_sid = await self._insert_trunk_group(TRUNK_GROUP_NAME)
@@ -227,11 +225,30 @@ class Store:
             await self._insert_did(number, label, group_sid if assigned else None)
         for ip in plan.gateway_ips:
             await self._insert_firewall_rule(f"{ip}/32", "any", "CarrierX System Gateway")
+        await self._seed_pbx_trunk(plan.sip_port)
+
+    async def _seed_blank_account(self, plan: AddressPlan) -> None:
+        """What a new CarrierX customer has: the System Gateway and phone numbers nobody has
+        assigned yet. No endpoint of theirs, no trunk group, an empty PBX firewall, and a PBX
+        whose trunk settings nobody has typed in."""
+        await self._seed_carrier_side(plan)
+        for number, _, _ in DEFAULT_DIDS:
+            await self._insert_did(number, "", None)
+        party = await self._rows("SELECT port FROM lab_parties WHERE role = 'pbx'")
+        await self._db.execute(
+            "INSERT INTO pbx_trunk (id, endpoint_sid, voip_token, source_port) VALUES (1, '', '', ?)",
+            (party[0][0] if party else plan.sip_port,))
+
+    async def _seed_carrier_side(self, plan: AddressPlan) -> None:
+        """The System Gateway endpoint and the lab's address plan: in every account."""
+        gateway_sid = await self._insert_endpoint("System Gateway", SYSTEM_GATEWAY, voip_token=None)
+        for priority, ip in enumerate(plan.gateway_ips):
+            await self._insert_address(gateway_sid, ip, plan.sip_port, "udp", "any", priority)
         for role, ip in (("pstn", plan.pstn_ip), ("pbx", plan.pbx_ip), ("pbx_roaming", plan.pbx_roaming_ip)):
             await self._db.execute(
                 "INSERT INTO lab_parties (role, ip, port) VALUES (?, ?, ?)", (role, ip, plan.sip_port)
             )
-        await self._seed_pbx_trunk(plan.sip_port)
+        await self._db.execute("UPDATE lab_options SET builtin_pbx = 1")
 
     async def _seed_pbx_trunk(self, sip_port: int) -> None:
         """A PBX configured right: the PBX endpoint's SID and token, sending from its SIP port."""
@@ -320,7 +337,9 @@ class Store:
             for sid, token, header, port, codecs in await self._rows(
                 "SELECT endpoint_sid, voip_token, send_voip_token_header, source_port, codecs FROM pbx_trunk")
         ), None)
-        return Account(endpoints, trunk_groups, dids, rules, parties, pbx_trunk)
+        builtin = await self._rows("SELECT builtin_pbx FROM lab_options")
+        return Account(endpoints, trunk_groups, dids, rules, parties, pbx_trunk,
+                       builtin_pbx=bool(builtin[0][0]) if builtin else True)
 
     async def _endpoint_row(self, endpoint_sid: str) -> tuple[str, str]:
         rows = await self._rows("SELECT endpoint_sid, type FROM endpoints WHERE endpoint_sid = ?", (endpoint_sid,))
@@ -418,17 +437,24 @@ class Store:
         self,
         name: str,
         *,
-        capacity: int = 0,
+        capacity: int | str = 0,
         attributes: EndpointAttributes | None = None,
+        provision_trunk_group: bool = False,
     ) -> Endpoint:
-        """A new third-party endpoint with a fresh SID and VoIP token (no addresses yet)."""
+        """Add New Endpoint: a third-party endpoint with a fresh SID and VoIP token (no
+        addresses yet). provision_trunk_group, as the portal's checkbox: also a trunk group
+        named after it, with one trunk to it, in the same transaction."""
         name = validate.name(name)
         capacity = validate.non_negative_int(capacity, "capacity")
         attributes = _valid_attributes(attributes or EndpointAttributes())
+        group_name = validate.name(f"{name} trunk group", "name") if provision_trunk_group else ""
         async with self._transaction():
             sid = await self._insert_endpoint(
                 name, THIRD_PARTY, voip_token=self._new_token(), capacity=capacity, attributes=attributes
             )
+            if provision_trunk_group:
+                group_sid = await self._insert_trunk_group(group_name)
+                await self._insert_trunk(group_sid, sid, f"{name} trunk", 0, 0)
         return await self._get_endpoint(sid)
 
     async def update_endpoint(
@@ -499,6 +525,45 @@ class Store:
             address_id = await self._insert_address(endpoint_sid, *values)
         return EndpointAddress(address_id, endpoint_sid, *values)
 
+    async def update_endpoint_address(
+        self,
+        address_id: int,
+        *,
+        ip: str | None = None,
+        port: int | str | None = None,
+        transport: str | None = None,
+        direction: str | None = None,
+        priority: int | str | None = None,
+    ) -> EndpointAddress:
+        """Edit one address of a third-party endpoint (any field left None stays as it is)."""
+        updates: dict[str, object] = {}
+        if ip is not None:
+            updates["ip"] = validate.ip_or_cidr(ip)
+        if port is not None:
+            updates["port"] = validate.port(port)
+        if transport is not None:
+            updates["transport"] = validate.transport(transport)
+        if direction is not None:
+            updates["direction"] = validate.direction(direction)
+        if priority is not None:
+            updates["priority"] = validate.non_negative_int(priority, "priority")
+        async with self._transaction():
+            rows = await self._rows(
+                "SELECT endpoint_sid, ip, port, transport FROM endpoint_addresses WHERE address_id = ?", (address_id,))
+            if not rows:
+                raise NotFoundError(f"No endpoint address with id {address_id}")
+            endpoint_sid = rows[0][0]
+            await self._editable_endpoint(endpoint_sid)
+            ip_, port_, transport_ = (updates.get(k, rows[0][i + 1]) for i, k in enumerate(("ip", "port", "transport")))
+            if await self._scalar(
+                "SELECT COUNT(*) FROM endpoint_addresses WHERE endpoint_sid = ? AND ip = ? AND port = ? "
+                "AND transport = ? AND address_id != ?", (endpoint_sid, ip_, port_, transport_, address_id)):
+                raise ConflictError(f"{ip_}:{port_}/{transport_} is already an address of this endpoint", field="ip")
+            for column, value in updates.items():  # column names come from the code above, never input
+                await self._db.execute(
+                    f"UPDATE endpoint_addresses SET {column} = ? WHERE address_id = ?", (value, address_id))
+        return next(a for a in (await self._get_endpoint(endpoint_sid)).addresses if a.address_id == address_id)
+
     async def remove_endpoint_address(self, address_id: int) -> None:
         async with self._transaction():
             rows = await self._rows("SELECT endpoint_sid FROM endpoint_addresses WHERE address_id = ?", (address_id,))
@@ -520,6 +585,13 @@ class Store:
         async with self._transaction():
             sid = await self._insert_trunk_group(name)
         return TrunkGroup(sid, name)
+
+    async def rename_trunk_group(self, trunk_group_sid: str, name: str) -> TrunkGroup:
+        name = validate.name(name)
+        async with self._transaction():
+            await self._require_trunk_group(trunk_group_sid)
+            await self._db.execute("UPDATE trunk_groups SET name = ? WHERE trunk_group_sid = ?", (name, trunk_group_sid))
+        return (await self.account()).trunk_group(trunk_group_sid)
 
     async def delete_trunk_group(self, trunk_group_sid: str) -> None:
         async with self._transaction():
@@ -561,6 +633,25 @@ class Store:
             sid = await self._insert_trunk(trunk_group_sid, endpoint_sid, trunk_name, priority, weight)
         return Trunk(sid, trunk_group_sid, endpoint_sid, trunk_name, priority, weight)
 
+    async def update_trunk(
+        self, trunk_sid: str, *, name: str | None = None, priority: int | str | None = None,
+        weight: int | str | None = None,
+    ) -> Trunk:
+        """Rename a trunk or change its priority (the lower, the sooner the gateway tries it)."""
+        updates: dict[str, object] = {}
+        if name is not None:
+            updates["name"] = validate.name(name)
+        if priority is not None:
+            updates["priority"] = validate.non_negative_int(priority, "priority")
+        if weight is not None:
+            updates["weight"] = validate.non_negative_int(weight, "weight")
+        async with self._transaction():
+            if not await self._scalar("SELECT COUNT(*) FROM trunks WHERE trunk_sid = ?", (trunk_sid,)):
+                raise NotFoundError(f"No trunk with SID {trunk_sid}")
+            for column, value in updates.items():  # column names come from the code above, never input
+                await self._db.execute(f"UPDATE trunks SET {column} = ? WHERE trunk_sid = ?", (value, trunk_sid))
+        return next(t for g in (await self.account()).trunk_groups for t in g.trunks if t.trunk_sid == trunk_sid)
+
     async def remove_trunk(self, trunk_sid: str) -> None:
         async with self._transaction():
             cur = await self._db.execute("DELETE FROM trunks WHERE trunk_sid = ?", (trunk_sid,))
@@ -571,7 +662,7 @@ class Store:
 
     async def create_did(self, phonenumber: str, *, name: str = "", trunk_group_sid: str | None = None) -> Did:
         number = validate.phonenumber(phonenumber)
-        label = name.strip()
+        label = validate.label(name)
         async with self._transaction():
             if trunk_group_sid is not None:
                 await self._require_trunk_group(trunk_group_sid)
@@ -590,6 +681,15 @@ class Store:
                 raise NotFoundError(f"No phone number with SID {did_sid}", field="did_sid")
         return next(d for d in (await self.account()).dids if d.did_sid == did_sid)
 
+    async def rename_did(self, did_sid: str, name: str) -> Did:
+        """A phone number's name (a label for people; may be empty)."""
+        label = validate.label(name)
+        async with self._transaction():
+            cur = await self._db.execute("UPDATE dids SET name = ? WHERE did_sid = ?", (label, did_sid))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"No phone number with SID {did_sid}", field="did_sid")
+        return next(d for d in (await self.account()).dids if d.did_sid == did_sid)
+
     async def delete_did(self, did_sid: str) -> None:
         async with self._transaction():
             cur = await self._db.execute("DELETE FROM dids WHERE did_sid = ?", (did_sid,))
@@ -602,11 +702,42 @@ class Store:
         """Append an allow rule (the firewall denies whatever no rule allows)."""
         value = validate.cidr(cidr)
         protocol = validate.firewall_protocol(protocol)
-        note = note.strip()
+        note = validate.label(note, "note")
         async with self._transaction():
+            await self._refuse_duplicate_rule(value, protocol)
             rule_id = await self._insert_firewall_rule(value, protocol, note)
             position = int(await self._scalar("SELECT position FROM firewall_rules WHERE rule_id = ?", (rule_id,)))
         return FirewallRule(rule_id, position, value, protocol, note)
+
+    async def update_firewall_rule(
+        self, rule_id: int, *, cidr: str | None = None, protocol: str | None = None, note: str | None = None,
+    ) -> FirewallRule:
+        """Edit a rule in place (it keeps its position): its source, its protocol, its note."""
+        updates: dict[str, object] = {}
+        if cidr is not None:
+            updates["cidr"] = validate.cidr(cidr)
+        if protocol is not None:
+            updates["protocol"] = validate.firewall_protocol(protocol)
+        if note is not None:
+            updates["note"] = validate.label(note, "note")
+        async with self._transaction():
+            rows = await self._rows("SELECT cidr, protocol FROM firewall_rules WHERE rule_id = ?", (rule_id,))
+            if not rows:
+                raise NotFoundError(f"No firewall rule with id {rule_id}")
+            await self._refuse_duplicate_rule(updates.get("cidr", rows[0][0]), updates.get("protocol", rows[0][1]),
+                                              except_rule=rule_id)
+            for column, value in updates.items():  # column names come from the code above, never input
+                await self._db.execute(f"UPDATE firewall_rules SET {column} = ? WHERE rule_id = ?", (value, rule_id))
+        return next(r for r in (await self.account()).firewall_rules if r.rule_id == rule_id)
+
+    async def _refuse_duplicate_rule(self, cidr: str, protocol: str, except_rule: int | None = None) -> None:
+        """A rule that would let through nothing new: the same source, and a protocol an existing
+        rule for it already covers."""
+        for rule_id, position, other in await self._rows(
+                "SELECT rule_id, position, protocol FROM firewall_rules WHERE cidr = ? ORDER BY position", (cidr,)):
+            if rule_id != except_rule and other in ("any", protocol):
+                raise ConflictError(f"rule {position} already allows {other} from {cidr}: this rule would add nothing",
+                                    field="cidr")
 
     async def remove_firewall_rule(self, rule_id: int) -> None:
         async with self._transaction():
@@ -616,10 +747,11 @@ class Store:
 
     # ---------------------------------------------------------------- starting again
 
-    async def reset(self) -> None:
-        """Back to the built-in default account, in the same address plan (CDRs are kept).
-        The only way the System Gateway is ever replaced: it is created afresh, as for a new
-        account."""
+    async def reset(self, *, blank: bool = False) -> None:
+        """Back to the built-in default account, in the same address plan (CDRs are kept);
+        blank=True: the account a new CarrierX customer has (the System Gateway and numbers
+        nobody assigned yet). The only way the System Gateway is ever replaced: it is created
+        afresh, as for a new account."""
         account = await self.account()
         plan = AddressPlan(
             gateway_ips=tuple(a.ip for a in account.system_gateway.addresses),
@@ -632,7 +764,13 @@ class Store:
             for table in ("dids", "trunks", "trunk_groups", "endpoint_addresses", "endpoints",
                           "firewall_rules", "lab_parties", "pbx_trunk"):
                 await db.execute(f"DELETE FROM {table}")  # table names from the line above, never input
-            await self._seed_default_account(plan)
+            await (self._seed_blank_account if blank else self._seed_default_account)(plan)
+
+    async def set_builtin_pbx(self, on: bool) -> None:
+        """Run the lab's own PBX agent (on), or leave the third-party endpoint to a PBX of yours
+        (off): the lab then starts no PBX agent, and its firewall rules are not used."""
+        async with self._transaction():
+            await self._db.execute("UPDATE lab_options SET builtin_pbx = ?", (int(bool(on)),))
 
     # ---------------------------------------------------------------- the lab's address plan
 

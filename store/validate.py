@@ -14,6 +14,7 @@ from .errors import ValidationError
 from .records import CODEC_CHOICES, DIRECTIONS, FIREWALL_PROTOCOLS, TRANSPORTS
 
 MAX_NAME = 64
+MAX_COUNT = 1_000_000  # priorities, weights, capacities: far beyond any lab, far below SQLite's limit
 
 
 def _ipv4_network(text: object, field: str) -> ipaddress.IPv4Network:
@@ -143,6 +144,16 @@ def name(text: object, field: str = "name") -> str:
     return value
 
 
+def label(text: object, field: str = "name") -> str:
+    """A name that may be empty (a phone number's name, a firewall rule's note)."""
+    value = str(text if text is not None else "").strip()
+    if len(value) > MAX_NAME:
+        raise ValidationError(f"{field}: keep it under {MAX_NAME} characters (it has {len(value)})", field=field)
+    if any(not ch.isprintable() for ch in value):
+        raise ValidationError(f"{field}: control characters are not allowed here", field=field)
+    return value
+
+
 def non_negative_int(value: object, field: str) -> int:
     try:
         number = int(str(value).strip())
@@ -150,6 +161,8 @@ def non_negative_int(value: object, field: str) -> int:
         raise ValidationError(f"{field}: {value!r} is not a whole number", field=field) from None
     if number < 0:
         raise ValidationError(f"{field}: must be 0 or more (got {number})", field=field)
+    if number > MAX_COUNT:
+        raise ValidationError(f"{field}: must be at most {MAX_COUNT} (got {number})", field=field)
     return number
 
 
