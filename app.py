@@ -7,7 +7,8 @@
     python app.py call outbound --to NUMBER --auth ip|proxy|header [--token TOKEN]
     python app.py check [--json]                           the seed's Verification Checklist
     python app.py scenario list | load NAME | report NAME  broken trunks to fix (workshops)
-    python app.py reset [--yes]                            back to the default account
+    python app.py reset [--yes] [--blank]                  back to the default account (or a new customer's)
+    python app.py apply FILE [--dry-run]                   make the account equal to FILE (show --json --reveal)
     python app.py web [--host 127.0.0.1] [--port 8000]     the console in the browser, a lab per session
 
 Every command takes --db PATH (default: $TRUNKLAB_DB, else the user data directory) and
@@ -96,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     reset = command("reset", "back to the default account (the call history is kept)")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    reset.add_argument("--blank", action="store_true",
+                       help="a new CarrierX customer's account instead: the System Gateway and unassigned numbers")
+
+    apply = command("apply", "make the account equal to FILE, in the shape of `show --json --reveal`, in one "
+                             "transaction; print each change")
+    apply.add_argument("file", metavar="FILE", help="the JSON file ('-' reads standard input)")
+    apply.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
 
     web = command("web", "serve the console in the browser: every browser session gets its own lab and database")
     web.add_argument("--host", default="127.0.0.1", help="a loopback address to listen on (default 127.0.0.1)")
@@ -340,23 +348,53 @@ async def _scenario_report(args: argparse.Namespace, chosen) -> int:
 
 async def cmd_reset(args: argparse.Namespace) -> int:
     path = args.db_path
+    what = "a blank account (a new customer's)" if args.blank else "the default account"
     if not args.yes:
         if not sys.stdin.isatty():
             print("trunklab: reset replaces the account; confirm with --yes", file=sys.stderr)
             return 2
-        if input(f"Replace the account in {path} with the default account? [y/N] ").strip().lower() not in ("y", "yes"):
+        if input(f"Replace the account in {path} with {what}? [y/N] ").strip().lower() not in ("y", "yes"):
             print("Nothing changed.")
             return 1
     async with await open_store(args) as store:
-        await store.reset()
-    print(f"{path}: back to the default account")
+        await store.reset(blank=args.blank)
+    print(f"{path}: {what}")
+    return 0
+
+
+async def cmd_apply(args: argparse.Namespace) -> int:
+    """The account as a file: every change printed; anything invalid refused, nothing changed."""
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+        document = json.loads(text)
+    except UnicodeDecodeError:
+        print(f"trunklab: {args.file}: not a UTF-8 text file; nothing was changed", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as error:
+        print(f"trunklab: {args.file}: not JSON ({error.msg} at line {error.lineno}, column {error.colno}); "
+              "nothing was changed", file=sys.stderr)
+        return 2
+    async with await open_store(args) as store:
+        try:
+            changes = await store.apply(document, dry_run=args.dry_run)
+        except StoreError as error:
+            print(f"trunklab: {args.file}: {error.message}; nothing was changed", file=sys.stderr)
+            return 2
+    for change in changes:
+        print(f"  {change}")
+    if not changes:
+        print("No change: the account already is as the file says.")
+    elif args.dry_run:
+        print(f"Dry run: {len(changes)} change(s) above would be made; nothing was changed.")
+    else:
+        print(f"{len(changes)} change(s) made in one transaction.")
     return 0
 
 
 # ---------------------------------------------------------------------------- main
 
 COMMANDS = {"show": cmd_show, "serve": cmd_serve, "call": cmd_call, "check": cmd_check,
-            "scenario": cmd_scenario, "reset": cmd_reset}
+            "scenario": cmd_scenario, "reset": cmd_reset, "apply": cmd_apply}
 
 
 def capturing_lab(store: Store):

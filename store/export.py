@@ -58,6 +58,7 @@ def account_to_dict(account: Account, *, reveal: bool = False) -> dict:
         ],
         "parties": [{"role": p.role, "ip": p.ip, "port": p.port} for p in account.parties],
         "pbx_trunk": _pbx_trunk_dict(account, reveal),
+        "builtin_pbx": account.builtin_pbx,
     }
 
 
@@ -88,8 +89,12 @@ def account_to_text(account: Account, *, reveal: bool = False) -> str:
                 f"    attributes    insecure_address={str(e.attributes.insecure_address).lower()}  "
                 f"ip_restrictions={restrictions}"
             )
+    if not account.third_party_endpoints:
+        lines.append("  (no third-party endpoint yet: your PBX's endpoint is added under Endpoints)")
     lines.append("")
     lines.append("TRUNK GROUPS")
+    if not account.trunk_groups:
+        lines.append("  (none yet)")
     for g in account.trunk_groups:
         lines.append(f"  {g.name}  {g.trunk_group_sid}  routing {g.routing_type}")
         for t in g.trunks:
@@ -104,6 +109,10 @@ def account_to_text(account: Account, *, reveal: bool = False) -> str:
         where = f"-> {group.name}" if group else "(unassigned)"
         lines.append(f"  {display_phonenumber(d.phonenumber):<18} {d.name:<28} {where}")
     lines.append("")
+    if not account.builtin_pbx:
+        lines.append("BUILT-IN PBX: off (the third-party endpoint's addresses name your own PBX; the")
+        lines.append("  firewall below is the built-in PBX's and is not used: your PBX's firewall is yours)")
+        lines.append("")
     lines.append("PBX FIREWALL (allow rules; everything else is dropped)")
     for r in account.firewall_rules:
         lines.append(f"  {r.position:>2}. allow {r.protocol:<3} from {r.cidr:<18} {r.note}")
@@ -123,9 +132,12 @@ def account_to_text(account: Account, *, reveal: bool = False) -> str:
         token = trunk.voip_token if reveal else mask_token(trunk.voip_token)
         lines.append("")
         lines.append("PBX SETTINGS (the customer's side of the trunk)")
-        lines.append(f"  endpoint_sid  {trunk.endpoint_sid}")
-        note = "  (not the endpoint's current token: calls that use it get 401)" if stale else ""
-        lines.append(f"  voip_token    {token}{note}")
+        if not trunk.configured:
+            lines.append("  endpoint_sid  (empty: nobody has typed the endpoint's SID and token into the PBX yet)")
+        else:
+            lines.append(f"  endpoint_sid  {trunk.endpoint_sid}")
+            note = "  (not the endpoint's current token: calls that use it get 401)" if stale else ""
+            lines.append(f"  voip_token    {token}{note}")
         lines.append(f"  header auth   {'both X-Auth headers' if trunk.send_voip_token_header else 'X-Auth-EndpointSid only'}")
         lines.append(f"  source port   {trunk.source_port}")
         lines.append(f"  codecs        {', '.join(trunk.codecs)}")

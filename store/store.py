@@ -20,6 +20,7 @@ from pathlib import Path
 import aiosqlite
 
 from . import dbfile, owners, validate
+from .apply import plan, read_document
 from .defaults import DEFAULT_DIDS, DEFAULT_PLAN, PBX_ENDPOINT_NAME, TRUNK_GROUP_NAME, AddressPlan
 from .errors import ConflictError, NotFoundError, ReadOnlyError, ValidationError
 from .records import (
@@ -52,6 +53,14 @@ READ_ONLY_GATEWAY = (
 
 def _new_uuid() -> str:
     return str(uuid.uuid4())
+
+
+class _DryRun(Exception):
+    """Raised inside a transaction to roll back what a dry run carried out."""
+
+    def __init__(self, changes: list[str]) -> None:
+        super().__init__("dry run")
+        self.changes = changes
 
 
 class Store:
@@ -765,6 +774,27 @@ class Store:
                           "firewall_rules", "lab_parties", "pbx_trunk"):
                 await db.execute(f"DELETE FROM {table}")  # table names from the line above, never input
             await (self._seed_blank_account if blank else self._seed_default_account)(plan)
+
+    async def apply(self, document: object, *, dry_run: bool = False) -> list[str]:
+        """Make the account equal to `document` (the shape of `show --json --reveal`, see
+        store/apply.py) in one transaction; returns the changes, one sentence each. Anything
+        invalid raises a StoreError and nothing changes; dry_run carries the changes out and
+        rolls them back, so what it reports is exactly what would happen."""
+        try:
+            async with self._transaction(notify=not dry_run):
+                current = await self._read_account()
+                desired = read_document(document, current, new_sid=self._new_sid, new_token=self._new_token)
+                changes = plan(current, desired)
+                for change in changes:
+                    for sql, params in change.statements:
+                        await self._db.execute(sql, params)
+                if dry_run:
+                    raise _DryRun([change.text for change in changes])
+        except _DryRun as done:
+            return done.changes
+        except sqlite3.IntegrityError as error:  # read_document checks first; this is the last guard
+            raise ConflictError(f"the file does not fit the account: {error}") from None
+        return [change.text for change in changes]
 
     async def set_builtin_pbx(self, on: bool) -> None:
         """Run the lab's own PBX agent (on), or leave the third-party endpoint to a PBX of yours
