@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,11 +111,13 @@ def call_options(dtmf: str, delayed_offer: bool) -> dict:
     return {"dtmf": dtmf, "delayed_offer": bool(delayed_offer)}
 
 
-def agent_specs(account: Account, *, b_leg_timeout_s: float = 4.0) -> list[AgentSpec]:
+def agent_specs(account: Account, *, b_leg_timeout_s: float = 4.0, tally: str | None = None) -> list[AgentSpec]:
     """What each agent is told on its command line: addresses and timings, nothing secret (each
-    gateway makes its own digest nonces, in memory)."""
+    gateway makes its own digest nonces, in memory). `tally`: the file where the gateways keep
+    their calls per endpoint together (sip/agent/tally.py)."""
     specs = [
-        AgentSpec(f"gateway {a.ip}", "gateway", {"ip": a.ip, "port": a.port, "b_leg_timeout_s": b_leg_timeout_s})
+        AgentSpec(f"gateway {a.ip}", "gateway", {"ip": a.ip, "port": a.port, "b_leg_timeout_s": b_leg_timeout_s,
+                                                 **({"tally": tally} if tally else {})})
         for a in account.system_gateway.addresses
     ]
     pstn, pbx, roaming = account.party("pstn"), account.party("pbx"), account.party("pbx_roaming")
@@ -172,6 +176,7 @@ class Lab:
         self._capture_wanted = capture
         self.capture: LoopbackCapture | None = None
         self.capture_error = "" if capture else "packet capture is off in this lab"
+        self._run_dir: str | None = None  # the agents' shared files for this run (calls per endpoint)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -196,7 +201,9 @@ class Lab:
         """Start the agents and configure them; publishes EngineStarted, or EngineFailed and raises."""
         try:
             await self.load()
-            specs = agent_specs(self.account, b_leg_timeout_s=self.b_leg_timeout_s)
+            self._run_dir = tempfile.mkdtemp(prefix="trunklab-run-")  # owner-only; gone at stop()
+            specs = agent_specs(self.account, b_leg_timeout_s=self.b_leg_timeout_s,
+                                tally=os.path.join(self._run_dir, "calls-per-endpoint.json"))
             for spec in specs:
                 self._addresses[spec.name] = f"{spec.config['ip']}:{spec.config['port']}"
             self.supervisor = self._supervisor_factory(self, specs)
@@ -231,6 +238,9 @@ class Lab:
                 self._spawn(self._write_cdr(call, state="interrupted"))
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        if self._run_dir is not None:
+            shutil.rmtree(self._run_dir, ignore_errors=True)
+            self._run_dir = None
 
     async def __aenter__(self) -> Lab:
         await self.start()

@@ -77,11 +77,14 @@ def route_inbound(account: Account, user_part: str | None) -> InboundRoute | NoR
         )
     targets: list[Target] = []
     skipped: list[str] = []
-    for trunk in group.trunks:
+    # Failover order: trunks by priority, then each endpoint's addresses by priority (the
+    # lowest first; equal priorities in the order they were added). The store reads them so,
+    # but the order is this function's promise, whatever account it is given.
+    for trunk in sorted(group.trunks, key=lambda t: t.priority):
         endpoint = account.endpoint(trunk.endpoint_sid)
         if endpoint is None:
             continue
-        for address in endpoint.addresses:
+        for address in sorted(endpoint.addresses, key=lambda a: a.priority):
             if not address.allows("inbound"):
                 continue
             net = ipaddress.ip_network(address.ip)

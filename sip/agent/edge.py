@@ -22,6 +22,7 @@ from store.records import Account
 from ..edge.decide import Accept, Refuse
 from ..edge.proxy import Context, Decided, Edge, Send, Wire
 from ..edge.wire import reason_for
+from .tally import SharedTally
 
 RECV_BYTES = 65535
 IDLE_TICK_S = 1.0  # with nothing to wait for, the timers still run this often
@@ -33,10 +34,12 @@ def internal_port(public_port: int) -> int:
 
 
 class EdgeThread:
-    def __init__(self, edge: Edge, emit: Callable[..., None], account: Callable[[], Account | None]) -> None:
+    def __init__(self, edge: Edge, emit: Callable[..., None], account: Callable[[], Account | None],
+                 tally: SharedTally | None = None) -> None:
         self.edge = edge
         self.emit = emit
         self._account = account
+        self._tally = tally or SharedTally(None, "")  # calls per endpoint, with the other gateways
         self._lock = threading.Lock()
         self._stopping = False
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -59,8 +62,10 @@ class EdgeThread:
             self.edge.call_started(call_id)
 
     def call_ended(self, call_id: str) -> None:
-        with self._lock:
-            self.edge.call_ended(call_id, time.time())
+        with self._lock, self._tally.session() as tally:
+            now = time.time()
+            self.edge.call_ended(call_id, now)
+            tally.publish(self.edge.endpoint_calls(now))
 
     # -- the loop
 
@@ -75,8 +80,10 @@ class EdgeThread:
                 return  # the socket was closed: the agent is leaving
             if readable:
                 self._drain()
-            with self._lock:
-                outputs = self.edge.tick(time.time())
+            with self._lock, self._tally.session() as tally:
+                now = time.time()
+                outputs = self.edge.tick(now)
+                tally.publish(self.edge.endpoint_calls(now))  # an admitted call pjsua never took up expires
             self._carry_out(outputs)
 
     def _drain(self) -> None:
@@ -88,8 +95,10 @@ class EdgeThread:
             except OSError:
                 return
             try:
-                with self._lock:
-                    outputs = self.edge.receive(data, source, Context(self._account(), time.time()))
+                with self._lock, self._tally.session() as tally:  # decided with the others' counts
+                    now = time.time()
+                    outputs = self.edge.receive(data, source, Context(self._account(), now, tally.others))
+                    tally.publish(self.edge.endpoint_calls(now))
             except Exception as error:  # noqa: BLE001 - one datagram must never stop the edge
                 self.emit("error", message=f"edge: a datagram from {source[0]}:{source[1]} could not be handled "
                                            f"({type(error).__name__}: {error})")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pjsua2 as pj
 
@@ -36,6 +37,7 @@ from ..edge.proxy import A_LEG_HEADER, DECISION_HEADER, WHY_HEADER, Edge, decode
 from .base import Agent, LegCall, add_headers
 from .edge import EdgeThread, internal_port, new_nonce
 from .runtime import Runtime
+from .tally import SharedTally
 
 
 @dataclass
@@ -75,7 +77,8 @@ class GatewayAgent(Agent):
         b2bua = (self.ip, internal_port(self.port))
         edge = Edge((self.ip, self.port), b2bua, secret=os.urandom(16), new_nonce=new_nonce,
                     b_leg_timeout_s=self.b_leg_timeout_s)
-        self.edge = EdgeThread(edge, runtime.emit, lambda: self.account)  # binds the public address
+        self.tally = SharedTally(Path(config["tally"]) if config.get("tally") else None, f"{self.ip}:{self.port}")
+        self.edge = EdgeThread(edge, runtime.emit, lambda: self.account, self.tally.open())  # binds the public address
         self.line = _GatewayLine(self)
         runtime.add_account(self.line, self.ip, b2bua[1], user="gateway", proxy=f"sip:{self.ip}:{self.port};lr")
         self._guard_internal_port(b2bua[1])
@@ -94,6 +97,7 @@ class GatewayAgent(Agent):
 
     def release_all(self) -> None:
         self.edge.stop()
+        self.tally.close()
         super().release_all()
 
     # ------------------------------------------------------------------ the A leg arrives

@@ -5,7 +5,9 @@ In order (each step answers only if the ones before let the INVITE through):
 
 1. protocol: Max-Forwards 0 -> 483; a Require we do not support -> 420;
 2. load: beyond the CPS limit or at capacity -> 503 with Retry-After (the pjsua B2BUA behind
-   the edge never sees a call it has no slots for, so it never answers 486 itself);
+   the edge never sees a call it has no slots for, so it never answers 486 itself); an
+   endpoint's own `capacity` is looked at once the endpoint is known (after authentication for
+   an outbound call; an inbound call passes over a full endpoint to the group's next trunk);
 3. who is calling: the PSTN party's ip:port is the carrier's own network (inbound); anyone
    else is a customer and must authenticate (sip/auth.py): 407, 401 with a challenge, 403;
 4. the offer, only now (a refusal must not tell an unauthenticated caller anything about the
@@ -19,9 +21,10 @@ the answer. Both carry `cause`, the sentence the ladder shows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from store.records import CARRIER_CODECS, Account
+from store.records import CARRIER_CODECS, Account, Endpoint
 
 from ..auth import Accepted, Challenged, Gateway, InviteFacts, authenticate
 from ..routing import InboundRoute, NoRoute, dialled_number, route_inbound, route_outbound
@@ -36,12 +39,20 @@ RETRY_AFTER_BUSY_S = 5
 
 @dataclass(frozen=True)
 class Load:
-    """What the gateway carries right now (the shell counts; this only compares)."""
+    """What the gateway carries right now (the shell counts; this only compares).
+
+    endpoint_calls: calls in progress per endpoint_sid, at every System Gateway address (the
+    gateways share their counts), for each endpoint's own `capacity` (0: no limit)."""
 
     calls_in_progress: int
     capacity: int
     over_rate: bool  # the CPS limiter refused this INVITE
     rate_text: str = ""  # e.g. "11 new INVITEs per 0.5 s"
+    endpoint_calls: Mapping[str, int] = field(default_factory=dict)
+
+    def endpoint_full(self, endpoint: Endpoint | None) -> bool:
+        return endpoint is not None and endpoint.capacity > 0 and \
+            self.endpoint_calls.get(endpoint.endpoint_sid, 0) >= endpoint.capacity
 
 
 @dataclass(frozen=True)
@@ -113,8 +124,15 @@ def decide(invite: SipMessage, source: tuple[str, int], account: Account | None,
     dialled_user = uri_user(invite.request_uri or "")
     pstn = account.party("pstn")
     if pstn is not None and source == (pstn.ip, pstn.port):
-        return _inbound(invite, account, dialled_user, caller, asserted)
-    return _outbound(invite, source, account, gateway, dialled_user, caller, asserted)
+        return _inbound(invite, account, dialled_user, caller, asserted, load)
+    return _outbound(invite, source, account, gateway, dialled_user, caller, asserted, load)
+
+
+def _capacity_refusal(endpoint: Endpoint, load: Load, direction: str, auth: str = "") -> Refuse:
+    calls = "call" if endpoint.capacity == 1 else "calls"
+    return Refuse(503, f"endpoint {endpoint.name!r} is at its capacity ({endpoint.capacity} {calls} at once, "
+                       f"{load.endpoint_calls.get(endpoint.endpoint_sid, 0)} in progress)", direction, auth,
+                  headers=(("Retry-After", str(RETRY_AFTER_BUSY_S)),), endpoint_sid=endpoint.endpoint_sid)
 
 
 def _unsupported(invite: SipMessage) -> list[str]:
@@ -131,7 +149,8 @@ def _offer_refusal(invite: SipMessage, direction: str, auth: str = "", endpoint_
     return Refuse(488, problem.cause, direction, auth, warn_code=305, endpoint_sid=endpoint_sid)
 
 
-def _inbound(invite: SipMessage, account: Account, dialled_user: str | None, caller: str, asserted: str) -> Decision:
+def _inbound(invite: SipMessage, account: Account, dialled_user: str | None, caller: str, asserted: str,
+             load: Load) -> Decision:
     refusal = _offer_refusal(invite, "inbound")
     if refusal is not None:
         return refusal
@@ -139,15 +158,20 @@ def _inbound(invite: SipMessage, account: Account, dialled_user: str | None, cal
     if isinstance(route, NoRoute):
         return Refuse(route.status, route.cause, "inbound")
     assert isinstance(route, InboundRoute)
+    # An endpoint at its capacity is passed over, as a trunk that is down would be; when every
+    # endpoint of the group is full, the caller hears 503 and may try again later.
+    targets = [t for t in route.targets if not load.endpoint_full(account.endpoint(t.endpoint_sid))]
+    if not targets:
+        return _capacity_refusal(account.endpoint(route.targets[0].endpoint_sid), load, "inbound")
     return Accept(
-        direction="inbound", targets=tuple((t.ip, t.port) for t in route.targets), dialled=route.did.phonenumber,
+        direction="inbound", targets=tuple((t.ip, t.port) for t in targets), dialled=route.did.phonenumber,
         caller=caller, asserted=asserted, trunk_group_sid=route.trunk_group.trunk_group_sid, cause=route.cause,
-        endpoint_sid=route.targets[0].endpoint_sid,
+        endpoint_sid=targets[0].endpoint_sid,
     )
 
 
 def _outbound(invite: SipMessage, source: tuple[str, int], account: Account, gateway: Gateway,
-              dialled_user: str | None, caller: str, asserted: str) -> Decision:
+              dialled_user: str | None, caller: str, asserted: str, load: Load) -> Decision:
     facts = InviteFacts.from_message(invite, *source)
     verdict = authenticate(account, facts, gateway)
     if isinstance(verdict, Challenged):
@@ -158,6 +182,9 @@ def _outbound(invite: SipMessage, source: tuple[str, int], account: Account, gat
         headers = (("WWW-Authenticate", verdict.challenge),) if verdict.challenge else ()
         return Refuse(verdict.status, verdict.cause, "outbound", verdict.method, headers=headers, explain=False,
                       nonce_issued=verdict.nonce_issued)
+    endpoint = account.endpoint(verdict.endpoint_sid)
+    if load.endpoint_full(endpoint):
+        return _capacity_refusal(endpoint, load, "outbound", verdict.method)
     refusal = _offer_refusal(invite, "outbound", verdict.method, verdict.endpoint_sid)
     if refusal is not None:
         return refusal

@@ -38,8 +38,8 @@ import hmac
 import ipaddress
 import json
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 from store.records import Account
 
@@ -106,6 +106,7 @@ class EdgeCall:
     a_call_id: str = ""
     seen_by_b2bua: bool = False
     ended_at: float | None = None
+    endpoint_sid: str = ""  # the third-party endpoint the call counts against (its capacity)
     invite_key: tuple[str, int, str] = ("", 0, "")  # (Call-ID, CSeq, branch) of the INVITE that opened it
 
 
@@ -140,6 +141,7 @@ class Context:
 
     account: Account | None
     now: float
+    calls_elsewhere: Mapping[str, int] = field(default_factory=dict)  # per endpoint, at the other gateways
 
 
 class Edge:
@@ -176,8 +178,19 @@ class Edge:
                 call.ended_at = now
 
     def in_progress(self, now: float) -> int:
-        return sum(1 for c in self.calls.values() if c.leg == "a" and c.ended_at is None
-                   and (c.seen_by_b2bua or now - c.started < ADMIT_UNSEEN_S))
+        return sum(1 for c in self._live_a_legs(now))
+
+    def endpoint_calls(self, now: float) -> dict[str, int]:
+        """Calls in progress here per endpoint_sid (the gateways add up theirs for `capacity`)."""
+        counts: dict[str, int] = {}
+        for call in self._live_a_legs(now):
+            if call.endpoint_sid:
+                counts[call.endpoint_sid] = counts.get(call.endpoint_sid, 0) + 1
+        return counts
+
+    def _live_a_legs(self, now: float):
+        return (c for c in self.calls.values() if c.leg == "a" and c.ended_at is None
+                and (c.seen_by_b2bua or now - c.started < ADMIT_UNSEEN_S))
 
     # ------------------------------------------------------------------ datagrams
 
@@ -305,7 +318,10 @@ class Edge:
             return []  # a late retransmission of a call that has ended (whatever its branch): not a new call
         over_rate = not self.limiter.admit(context.now)
         gateway = Gateway(self.public[0], self.public[1], self.nonces, self._new_nonce(), context.now)
-        load = Load(self.in_progress(context.now), self.capacity, over_rate, self.rate_text)
+        endpoint_calls = dict(context.calls_elsewhere)
+        for sid, count in self.endpoint_calls(context.now).items():
+            endpoint_calls[sid] = endpoint_calls.get(sid, 0) + count
+        load = Load(self.in_progress(context.now), self.capacity, over_rate, self.rate_text, endpoint_calls)
         decision = decide(request, source, context.account, gateway, load)
         outputs: list[Output] = [Decided(request.call_id or "", source, decision)]
         if isinstance(decision, Refuse):
@@ -322,7 +338,8 @@ class Edge:
         if decision.nonce_used:
             self.nonces.use(decision.nonce_used, (request.call_id or "", request.cseq_number or 0), now=context.now)
         max_forwards = int(request.header("Max-Forwards") or 70)
-        call = EdgeCall(request.call_id or "", "a", source, context.now, max_forwards=max_forwards, invite_key=key)
+        call = EdgeCall(request.call_id or "", "a", source, context.now, max_forwards=max_forwards, invite_key=key,
+                        endpoint_sid=decision.endpoint_sid)
         self.calls[call.call_id] = call
         decided = wire.with_headers(request, list(request.headers) + [(DECISION_HEADER, encode_decision(decision, max_forwards))])
         return outputs + self._forward_inward(decided, source, call, record_route=True)
