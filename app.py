@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = command("check", "run the seed's Verification Checklist end to end")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.add_argument("--wait", type=seconds(0, 600), default=0.0, metavar="SECONDS",
+                       help="with your own PBX: wait this long for an outbound call from it before judging")
 
     scenario = command("scenario", "broken trunks to fix: list them, or load one into the lab")
     scenario.add_argument("action", choices=("list", "load", "report"))
@@ -197,6 +199,11 @@ def print_call(call, account) -> None:
     outcome = "answered" if call.answered else "failed"
     setup = f", setup {call.setup_ms:.1f} ms" if call.setup_ms is not None else ""
     print(f"final: {call.final_code} {call.final_reason} ({outcome}{setup})")
+    said = {"pstn": "your PBX -> PSTN", "pbx": "PSTN -> your PBX"}
+    for party in ("pstn", "pbx"):  # a call with your own PBX: judged by RTP energy each way
+        if party in call.audio_evidence:
+            heard = "audio" if call.heard.get(party) else "NO audio"
+            print(f"  {said[party]:<18} {heard} ({call.audio_evidence[party]})")
     if call.answered_at is not None:
         for (agent, _), f in sorted(call.legs.items()):
             heard = "" if f.tone is None else f"  far tone {'HEARD' if call.heard.get(agent) else 'NOT heard'}"
@@ -250,18 +257,30 @@ def write_pcap(lab, call, path: str) -> bool:
 
 
 async def cmd_check(args: argparse.Namespace) -> int:
+    from sip.checklist import firewall_note
+    from sip.lab import PSTN_TEST_NUMBER
+
     async def body(lab) -> int:
+        note = firewall_note(lab.account)
+        if args.wait and not lab.account.builtin_pbx:
+            print(f"Waiting up to {args.wait:g} s for your PBX to call +{PSTN_TEST_NUMBER} (any E.164 number) "
+                  f"through {' or '.join(lab.gateway_addresses)} ...", file=sys.stderr, flush=True)
+            await lab.wait_until(lambda: any(c.external and c.direction == "outbound" and c.finished
+                                             for c in lab.book.calls.values()), args.wait)
         items, calls = await lab.run_checklist()
         if args.json:
-            print(json.dumps({"passed": all(i.passed for i in items), "items": [
+            print(json.dumps({"passed": all(i.passed for i in items), "builtin_pbx": lab.account.builtin_pbx,
+                              "firewall": note, "items": [
                 {"title": i.title, "status": i.status, "detail": i.detail, "cause": i.cause, "fix": i.fix}
                 for i in items]}, indent=2))
         else:
-            print("Verification Checklist")
+            print("Verification Checklist" + ("" if lab.account.builtin_pbx else " (your own PBX)"))
             for item in items:
                 print(f"  [{'x' if item.passed else ' '}] {item.title}  ({item.detail})")
                 if not item.passed:
                     print(f"      cause: {item.cause}\n      fix:   {item.fix}")
+            if note:
+                print(note)
         return 0 if all(i.passed for i in items) else 1
 
     return await with_lab(args, body)
@@ -298,6 +317,10 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 
         lab.subscribe(show)
         print(f"trunklab serving: System Gateway at {', '.join(lab.gateway_addresses)}; Ctrl-C to stop", flush=True)
+        if not lab.account.builtin_pbx:
+            endpoint = lab.account.pbx_endpoint()
+            where = ", ".join(f"{a.ip}:{a.port}" for a in endpoint.addresses) if endpoint else "(no endpoint yet)"
+            print(f"built-in PBX off: inbound calls go to your PBX at {where}", flush=True)
         await stop.wait()
         return 0
 

@@ -254,7 +254,8 @@ class CallsScreen(LabScreen):
         numbers = [d.phonenumber for d in lab.account.dids]
         try:
             first = lab.test_number()
-            numbers = [first] + [n for n in numbers if n != first]
+            if first:
+                numbers = [first] + [n for n in numbers if n != first]
         except LabError:
             pass
         pbx = lab.account.party("pbx")

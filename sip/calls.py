@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 
 from store.records import CallRecord, FirewallRule, SipMessageRecord, stopped_reason
 
+from .audio import LegEnergy, judge, observe
 from .routing import firewall_rule_for
 from .sipmsg import SipParseError, parse_message, uri_host_port
 from .wire import (
@@ -93,6 +94,8 @@ class LabCall:
     # the lab hangs up there when another agent of the call dies
     seen_by: dict[str, set[str]] = field(default_factory=dict)
     cut_by: str = ""  # the address of the agent whose death cut the call short ('' if none did)
+    energy: dict[tuple[str, str], LegEnergy] = field(default_factory=dict)  # per leg: reports with audio energy
+    audio_evidence: dict[str, str] = field(default_factory=dict)  # party -> what 'heard' rests on (your own PBX)
 
     @property
     def finished(self) -> bool:
@@ -223,6 +226,10 @@ class CallBook:
         self.recent_drops: list[Drop] = []  # newest last
         self._rtp_dropped: dict[tuple[str, str], int] = {}  # (agent, Call-ID) -> packets sent while dropped
         self._requests: dict[tuple[str, str, int | None, str | None], str] = {}  # received request -> its dst
+        # Your own PBX instead of the lab's: no lab agent listens at that end, so audio both ways
+        # is judged by RTP energy (sip/audio.py), with the gateway's legs' figures.
+        self.outside_pbx = False
+        self.pstn_ip = ""
 
     # ------------------------------------------------------------------ identity
 
@@ -297,6 +304,8 @@ class CallBook:
         into.dtmf = sorted(old.dtmf + into.dtmf, key=lambda d: d.t)
         into.holds = sorted(old.holds + into.holds)
         into.caller_ids = {**old.caller_ids, **into.caller_ids}
+        into.energy = {**old.energy, **into.energy}
+        into.audio_evidence = {**old.audio_evidence, **into.audio_evidence}
         for party, heard in old.heard.items():
             into.heard[party] = into.heard.get(party, False) or heard
         for field_name in ("direction", "gateway", "auth_method", "endpoint_sid"):
@@ -482,6 +491,13 @@ class CallBook:
             drop = self._rtp_check(agent, figures, previous)
             if drop is not None:
                 applied.drops.append(drop)
+        call.energy[key] = observe(call.energy.get(key), figures)
+        if self.outside_pbx:  # your own PBX: no lab agent listens at its end; judged by RTP energy
+            for party, direction in judge(call.legs, call.energy, self.pstn_ip).items():
+                call.heard[party] = call.heard.get(party, False) or direction.heard
+                if not call.heard[party] or direction.heard:
+                    call.audio_evidence[party] = direction.evidence
+            return applied
         if figures.tone is not None and agent in ("pstn", "pbx"):
             call.heard[agent] = call.heard.get(agent, False) or figures.tone.present
         return applied

@@ -34,6 +34,7 @@ TITLES = (
 class Finding:
     cause: str
     fix: str
+    before_calls: bool = False  # said only while no call has tested the item (a call's own cause is as good)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,41 @@ def _decision_cause(call: LabCall) -> str:
     refused = [d for d in call.decisions if d.status and d.status != 407]
     chosen = refused or call.decisions
     return chosen[-1].cause if chosen else ""
+
+
+def missing(account: Account) -> dict[int, Finding]:
+    """What the account lacks before an item can pass, by item index, in plain words: a new
+    customer's account lacks all of it, and a call placed anyway would only say 404 or 407."""
+    endpoint = account.pbx_endpoint()
+    if endpoint is None:
+        none = Finding("there is no third-party endpoint for your PBX yet",
+                       "Endpoints -> Add New Endpoint (third-party), then give it your PBX's address")
+        return {0: none, 1: none, 2: none, 3: none}
+    found: dict[int, Finding] = {}
+    groups = [g for g in account.trunk_groups if any(t.endpoint_sid == endpoint.endpoint_sid for t in g.trunks)]
+    if not groups:
+        found[0] = found[1] = Finding(f"no trunk group has a trunk to {endpoint.name!r}",
+                                      f"Trunk Groups -> create one and add a trunk to {endpoint.name}")
+    elif not account.assigned_phonenumbers(endpoint.endpoint_sid):
+        found[0] = Finding(f"no phone number is assigned to {groups[0].name!r}: the Assigned Phone Numbers tab "
+                           "is empty", "Phone Numbers -> select a number -> Edit -> trunk group -> Save",
+                           before_calls=True)
+    if not any(a.allows("inbound") for a in endpoint.addresses):
+        found.setdefault(0, Finding(f"{endpoint.name!r} has no address for inbound calls",
+                                    "Endpoints -> add an address (direction any or inbound): where your PBX listens"))
+    if account.builtin_pbx and account.pbx_trunk is not None and not account.pbx_trunk.configured:
+        found[2] = Finding("the PBX's trunk settings are empty: it has no endpoint SID and VoIP token to "
+                           "authenticate with", "PBX settings -> u copies both from the portal")
+    return found
+
+
+def firewall_note(account: Account) -> str | None:
+    """With your own PBX, its firewall is yours to configure: what it must allow."""
+    if account.builtin_pbx:
+        return None
+    gateways = ", ".join(dict.fromkeys(a.ip for a in account.system_gateway.addresses))
+    return (f"Your PBX's firewall is yours to configure: allow SIP (UDP, to the port your PBX listens on) and RTP "
+            f"from the System Gateway addresses {gateways}.")
 
 
 def diagnose(call: LabCall, account: Account) -> Finding:
@@ -97,12 +133,16 @@ def diagnose(call: LabCall, account: Account) -> Finding:
         return Finding(cause or "403 Forbidden",
                        "call from inside the endpoint's IP restrictions, or add the source to them")
     if code == 408:
+        if not account.builtin_pbx:
+            return Finding(cause or "your PBX did not answer in time", _your_pbx_fix(account))
         return Finding(cause or "the trunk did not answer in time",
                        "check the endpoint address and that the PBX is up")
     if code == 480:
         return Finding(cause, "give the endpoint an address with direction any or inbound")
     if code == 484:
         return Finding(cause, "dial an E.164 number, e.g. +1 415 555 0123")
+    if code == 503 and "capacity (" in cause and "per address" not in cause:
+        return Finding(cause, "Endpoints -> the endpoint's capacity: raise it (0 = no limit), or place fewer calls at once")
     if code == 503:
         return Finding(cause or "; ".join(call.notes) or "the gateway refused the call",
                        "wait for the agent to restart, or place fewer calls at once")
@@ -134,7 +174,24 @@ def _codec_cause(account: Account) -> str:
             f"the carrier offers {', '.join(CARRIER_CODECS)})")
 
 
+def _your_pbx_fix(account: Account) -> str:
+    endpoint = account.pbx_endpoint()
+    where = ", ".join(f"{a.ip}:{a.port}" for a in endpoint.addresses if a.allows("inbound")) if endpoint else ""
+    gateways = ", ".join(dict.fromkeys(a.ip for a in account.system_gateway.addresses))
+    return (f"check that your PBX listens on {where or 'its endpoint address'} and that its firewall allows SIP "
+            f"and RTP from {gateways}")
+
+
 def _audio_finding(call: LabCall, account: Account) -> Finding:
+    if not account.builtin_pbx:  # judged by RTP energy, both ways (sip/audio.py)
+        missing = [p for p in ("pstn", "pbx") if not call.heard.get(p)]
+        if not missing:
+            return Finding("", "")
+        said = {"pstn": "your PBX -> PSTN", "pbx": "PSTN -> your PBX"}
+        return Finding("; ".join(f"no audio {said[p]} ({call.audio_evidence.get(p, 'no RTP figures')})"
+                                 for p in missing),
+                       "your PBX must send and accept RTP (PCMU or PCMA) with the System Gateway addresses, "
+                       "and its firewall let RTP from them through")
     gateway_ip = call.gateway.rpartition(":")[0]
     missing = [p for p in ("pbx", "pstn") if not call.heard.get(p)]
     if "pbx" in missing and gateway_ip and firewall_rule_for(account.firewall_rules, gateway_ip, "rtp") is None:
@@ -147,15 +204,19 @@ def _audio_finding(call: LabCall, account: Account) -> Finding:
                    "check codecs and RTP rules for that direction")
 
 
-def _item(index: int, probes: dict[str, LabCall], ok, account: Account, what: str) -> ChecklistItem:
+def _item(index: int, probes: dict[str, LabCall], ok, account: Account, what: str,
+          blocker: Finding | None = None) -> ChecklistItem:
     title = TITLES[index]
     if not probes:
+        if blocker is not None:
+            return ChecklistItem(title, "fail", f"no {what} yet", blocker.cause, blocker.fix)
         return ChecklistItem(title, "unknown", f"no {what} yet")
     failed = {k: c for k, c in probes.items() if not ok(c)}
     detail = ", ".join(f"{k}: {'ok' if k not in failed else _code(c)}" for k, c in probes.items())
     if not failed:
         return ChecklistItem(title, "pass", detail)
-    finding = diagnose(next(iter(failed.values())), account)
+    finding = blocker if blocker is not None and not blocker.before_calls else \
+        diagnose(next(iter(failed.values())), account)
     return ChecklistItem(title, "fail", detail, finding.cause, finding.fix)
 
 
@@ -177,18 +238,25 @@ def running() -> list[ChecklistItem]:
 
 
 def evaluate(calls: list[LabCall], account: Account) -> list[ChecklistItem]:
-    lab_calls = [c for c in calls if counts(c)]
+    # Your own PBX places its outbound calls itself: they come from outside the lab, and count.
+    lab_calls = [c for c in calls if counts(c) or (not account.builtin_pbx and c.external and not c.stored
+                                                  and c.direction == "outbound")]
     inbound = _latest(lab_calls, lambda c: c.gateway if c.direction == "inbound" else "")
     # outbound calls count under the method the PBX used (a refused call may have no other)
-    outbound = _latest(lab_calls, lambda c: (c.requested_auth or c.auth_method or "?") if c.direction == "outbound" else "")
+    outbound = _latest(lab_calls, lambda c: (c.requested_auth or c.auth_method or "unauthenticated")
+                       if c.direction == "outbound" else "")
+    blockers = missing(account)
+    outbound_what = "outbound call" if account.builtin_pbx else (
+        f"outbound call from your PBX: dial +1 415 555 0123 from it, to "
+        f"{' or '.join(a.ip for a in account.system_gateway.addresses)}")
     answered = lambda c: c.answered  # noqa: E731
     not_refused = lambda c: c.final_code not in (401, 403, 407)  # noqa: E731
     both_ways = lambda c: c.heard.get("pbx", False) and c.heard.get("pstn", False)  # noqa: E731
     connected = {k: c for k, c in {**{f"in {k}": c for k, c in inbound.items()},
                                    **{f"out {k}": c for k, c in outbound.items()}}.items() if answered(c)}
     return [
-        _item(0, {f"via {k}": c for k, c in inbound.items()}, answered, account, "inbound call"),
-        _item(1, {k: c for k, c in outbound.items()}, answered, account, "outbound call"),
-        _item(2, {k: c for k, c in outbound.items()}, not_refused, account, "outbound call"),
-        _item(3, connected, both_ways, account, "answered call"),
+        _item(0, {f"via {k}": c for k, c in inbound.items()}, answered, account, "inbound call", blockers.get(0)),
+        _item(1, {k: c for k, c in outbound.items()}, answered, account, outbound_what, blockers.get(1)),
+        _item(2, {k: c for k, c in outbound.items()}, not_refused, account, outbound_what, blockers.get(2)),
+        _item(3, connected, both_ways, account, "answered call", blockers.get(3)),
     ]

@@ -50,7 +50,7 @@ from .events import (
 from .exercise import running_exercise
 from .pcap import pcap_bytes, select_call
 from .routing import allowed_sources, dialled_number
-from .supervisor import AgentSpec, Supervisor
+from .supervisor import AgentSpec, AgentStartError, Supervisor
 from .wire import (
     AgentProblem,
     AgentReport,
@@ -120,11 +120,17 @@ def agent_specs(account: Account, *, b_leg_timeout_s: float = 4.0, tally: str | 
                                                  **({"tally": tally} if tally else {})})
         for a in account.system_gateway.addresses
     ]
-    pstn, pbx, roaming = account.party("pstn"), account.party("pbx"), account.party("pbx_roaming")
+    pstn = account.party("pstn")
     specs.append(AgentSpec("pstn", "pstn", {"ip": pstn.ip, "port": pstn.port,
                                             "gateways": [a.ip for a in account.system_gateway.addresses]}))
-    specs.append(AgentSpec("pbx", "pbx", {"ip": pbx.ip, "roaming_ip": roaming.ip, "port": pbx.port}))
+    if account.builtin_pbx:  # off: the endpoint's addresses name a PBX of your own
+        specs.append(pbx_spec(account))
     return specs
+
+
+def pbx_spec(account: Account) -> AgentSpec:
+    pbx, roaming = account.party("pbx"), account.party("pbx_roaming")
+    return AgentSpec("pbx", "pbx", {"ip": pbx.ip, "roaming_ip": roaming.ip, "port": pbx.port})
 
 
 SETTLE_S = 0.25
@@ -132,6 +138,7 @@ CDR_SETTLE_S = 0.3  # an ended call's CDR is written this long after its end: it
 CALLS_PER_GATEWAY = 2  # the edge's capacity per System Gateway address (sip/edge/proxy.py)
 CALL_SLOTS_PER_AGENT = 4  # pjsua's call slots in one agent process (sip/agent/runtime.py)
 PROBE_ANSWER_TIMEOUT_S = 4.5  # a checklist call not answered by then failed (a B leg gives up at 4 s)
+YOUR_PBX_ANSWER_TIMEOUT_S = 15.0  # a PBX of yours may ring a while before it answers
 CONFIGURE_TIMEOUT_S = 30.0
 PSTN_TEST_NUMBER = "14155550123"  # a fictional 555-01xx number on the PSTN side
 
@@ -311,6 +318,9 @@ class Lab:
         if self.account.pbx_trunk is not None:  # where its IP-authenticated INVITEs leave from
             self.book.pbx_addresses.add(f"{pbx.ip}:{self.account.pbx_trunk.source_port}")
         self.book.set_firewall(self.account.firewall_rules)
+        if not self.account.builtin_pbx:  # your own PBX: its firewall is not the lab's to show
+            self.book.pbx_addresses = set()
+        self.book.outside_pbx, self.book.pstn_ip = not self.account.builtin_pbx, self.account.party("pstn").ip
 
     async def configure_agent(self, name: str) -> None:
         """Send an agent what it needs to know of the account (at start and after a restart)."""
@@ -375,10 +385,32 @@ class Lab:
         self.account = account
         self._refresh_book()
         if self.supervisor is not None:
-            for name in self.supervisor.states:
+            await self._follow_builtin_pbx()
+            for name in list(self.supervisor.states):
                 await self.configure_agent(name)
         self._publish(AccountChanged(account))
         self._update_checklist()  # causes and fixes name the account
+
+    async def _follow_builtin_pbx(self) -> None:
+        """The built-in PBX switched off: its agent stops (its addresses are free for a PBX of
+        yours); switched on: it starts again (and is configured as it comes up)."""
+        running = "pbx" in self.supervisor.states
+        if self.account.builtin_pbx == running:
+            return
+        if running:
+            await self.supervisor.remove("pbx")
+            self._addresses.pop("pbx", None)
+            self._configured.discard("pbx")
+            self._pbx_settings_sent = None
+            return
+        spec = pbx_spec(self.account)
+        self._addresses["pbx"] = f"{spec.config['ip']}:{spec.config['port']}"
+        try:
+            await self.supervisor.add(spec)
+        except AgentStartError as error:
+            self._addresses.pop("pbx", None)
+            self._publish(AgentError("lab", f"the built-in PBX cannot start ({error}): is a PBX of yours still "
+                                            f"using {spec.config['ip']}:{spec.config['port']}?"))
 
     async def _reload_progress(self) -> None:
         progress = await self.store.exercise_progress()
@@ -596,6 +628,10 @@ class Lab:
         stale), unless overridden for this one call."""
         if auth not in ("ip", "proxy", "header"):
             raise LabError(f"auth must be ip, proxy or header, not {auth!r}")
+        if not self.account.builtin_pbx:
+            raise LabError(f"the built-in PBX is off: outbound calls come from your own PBX. Dial "
+                           f"+{PSTN_TEST_NUMBER} (any E.164 number reaches the lab's PSTN) from it, "
+                           f"through {' or '.join(self.gateway_addresses)}")
         # Credentials typed for this one call are practice (a deliberate 401), not the trunk
         # as configured: such a call never counts in the checklist.
         practice = endpoint_sid is not None or voip_token is not None or omit_header is not None
@@ -632,8 +668,8 @@ class Lab:
         return PbxTrunk(endpoint.endpoint_sid, endpoint.voip_token or "")
 
     def _pbx_caller_id(self) -> str:
-        endpoint = self._pbx_endpoint()
-        numbers = self.account.assigned_phonenumbers(endpoint.endpoint_sid)
+        endpoint = self.account.pbx_endpoint()
+        numbers = self.account.assigned_phonenumbers(endpoint.endpoint_sid) if endpoint else ()
         return numbers[0].phonenumber if numbers else "pbx"
 
     async def _send(self, agent: str, command: dict) -> None:
@@ -703,7 +739,7 @@ class Lab:
             await asyncio.sleep(0.5)
         return False
 
-    async def run_checklist(self, *, hold_s: float = 1.2, answer_timeout_s: float = PROBE_ANSWER_TIMEOUT_S,
+    async def run_checklist(self, *, hold_s: float = 1.2, answer_timeout_s: float | None = None,
                             ) -> tuple[list[ChecklistItem], list[LabCall]]:
         """The seed's Verification Checklist, for real: an inbound call through every System
         Gateway address and an outbound call with each authentication method, all at once as
@@ -712,6 +748,8 @@ class Lab:
         checklist shows 'running' (earlier results cleared); then this run's results."""
         if self.checklist_running:
             raise LabError("the checklist is already running")
+        if answer_timeout_s is None:
+            answer_timeout_s = PROBE_ANSWER_TIMEOUT_S if self.account.builtin_pbx else YOUR_PBX_ANSWER_TIMEOUT_S
         self._start_checklist_over(running=True)
         calls: list[LabCall] = []
         try:
@@ -728,7 +766,8 @@ class Lab:
         # Every probe takes a call slot at the PSTN and one at the PBX. A slot pjsua still holds
         # for an INVITE abandoned by an earlier check is not free: fewer probes at once, then.
         free = await self.free_slots()
-        parties = asyncio.Semaphore(max(1, min(free.get("pstn", 0), free.get("pbx", 0))))
+        ends = ("pstn", "pbx") if self.account.builtin_pbx else ("pstn",)
+        parties = asyncio.Semaphore(max(1, min(free.get(end, 0) for end in ends)))
 
         async def probe(gateway: str, place) -> LabCall:
             async with parties, slots[gateway]:
@@ -736,21 +775,26 @@ class Lab:
                 return await self.run_call(call, hold_s=hold_s, answer_timeout_s=answer_timeout_s)
 
         number = self.test_number()
-        inbound = [probe(g, lambda via: self.place_inbound(number, via=via)) for g in gateways]
+        inbound = [probe(g, lambda via: self.place_inbound(number, via=via)) for g in gateways] if number else []
         outbound = [  # each method through a fixed address, so the verdict is the same every time
             probe(gateways[i % len(gateways)], lambda via, auth=auth: self.place_outbound(PSTN_TEST_NUMBER, auth=auth, via=via))
             for i, auth in enumerate(("ip", "proxy", "header"))
-        ]
-        return list(await asyncio.gather(*inbound, *outbound))
+        ] if self.account.builtin_pbx else []  # your own PBX places its calls itself: they count as it does
+        calls = list(await asyncio.gather(*inbound, *outbound))
+        if not self.account.builtin_pbx:
+            calls += [c for c in self.book.calls.values() if c.external and not c.stored
+                      and c.direction == "outbound" and c.finished]
+        return calls
 
-    def test_number(self) -> str:
+    def test_number(self) -> str | None:
         """The number an inbound test call dials: the PBX endpoint's first assigned number, else
-        the account's first number (which then fails, showing why)."""
-        assigned = self.account.assigned_phonenumbers(self._pbx_endpoint().endpoint_sid)
+        the account's first number (which then fails, showing why); None without any number
+        (the checklist then says what is missing)."""
+        endpoint = self.account.pbx_endpoint()
+        assigned = self.account.assigned_phonenumbers(endpoint.endpoint_sid) if endpoint else ()
         numbers = assigned or self.account.dids
-        if not numbers:
-            raise LabError("the account has no phone numbers: add one under Phone Numbers")
-        return numbers[0].phonenumber
+        return numbers[0].phonenumber if numbers else None
+
 
 
 def party_title(agent_name: str) -> str:

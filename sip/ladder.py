@@ -16,8 +16,10 @@ from .calls import LabCall
 
 @dataclass(frozen=True)
 class Column:
-    label: str  # "PSTN", "GW 127.0.0.2", "FIREWALL", "PBX"
+    label: str  # "PSTN", "GW 127.0.0.2", "FIREWALL", "PBX", "YOUR PBX"
     addresses: frozenset[str]  # ip:port values that belong to it
+    agent: bool = True  # a lab agent, which reports what it sends; a PBX of yours is seen as received
+    catch_all: bool = False  # also every address no other column has (your PBX, wherever it sends from)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,11 @@ def columns(account: Account) -> list[Column]:
     pbx, roaming = account.party("pbx"), account.party("pbx_roaming")
     cols = [Column("PSTN", frozenset({at(pstn.ip, pstn.port)} if pstn else set()))]
     cols += [Column(f"GW {a.ip}", frozenset({at(a.ip, a.port)})) for a in account.system_gateway.addresses]
+    if not account.builtin_pbx:  # your own PBX: no lab firewall in front of it, and it is no lab agent
+        endpoint = account.pbx_endpoint()
+        own = {at(a.ip, a.port) for a in endpoint.addresses} if endpoint else set()
+        cols.append(Column("YOUR PBX", frozenset(own), agent=False, catch_all=True))
+        return cols
     pbx_addresses = {at(p.ip, p.port) for p in (pbx, roaming) if p}
     if pbx and account.pbx_trunk:  # its IP-authenticated INVITEs may leave from another port
         pbx_addresses.add(at(pbx.ip, account.pbx_trunk.source_port))
@@ -62,11 +69,12 @@ def _column_of(address: str, cols: list[Column]) -> int:
     for index, col in enumerate(cols):
         if address in col.addresses:
             return index
-    return -1  # a peer outside the lab's plan (SIPp, a softphone)
+    # a peer outside the lab's plan: your own PBX's column if there is one, else margin text
+    return next((index for index, col in enumerate(cols) if col.catch_all), -1)
 
 
 def rungs(call: LabCall, cols: list[Column]) -> list[Rung]:
-    lab_addresses = set().union(*(c.addresses for c in cols))
+    lab_addresses = set().union(*(c.addresses for c in cols if c.agent))
     kept: list[SipMessageRecord] = []
     sent_digits = [d for d in call.dtmf if d.event == "tx" and d.src]  # drawn once, from the sender
     for m in sorted(call.messages + sent_digits, key=lambda m: m.t):

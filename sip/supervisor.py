@@ -53,6 +53,7 @@ class _Agent:
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
         self.tasks: list[asyncio.Task] = []
         self.fatal: str | None = None  # what an agent said when it could not start
+        self.removed = False  # stopped for good by Supervisor.remove: never restarted
 
 
 class Supervisor:
@@ -79,7 +80,8 @@ class Supervisor:
         return {name: agent.state for name, agent in self._agents.items()}
 
     def pid(self, name: str) -> int | None:
-        process = self._agents[name].process
+        agent = self._agents.get(name)
+        process = agent.process if agent else None
         return process.pid if process and process.returncode is None else None
 
     async def start(self) -> None:
@@ -97,9 +99,32 @@ class Supervisor:
                 raise AgentStartError("; ".join(reasons))
             await asyncio.sleep(0.02)
 
+    async def add(self, spec: AgentSpec) -> None:
+        """Start one more agent while the others run (the built-in PBX switched back on) and
+        wait until it is ready; if it cannot start, it is stopped and forgotten again."""
+        agent = self._agents[spec.name] = _Agent(spec)
+        await self._spawn(agent)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not agent.ready.is_set():
+            if agent.fatal or time.monotonic() > deadline:
+                reason = agent.fatal or f"{spec.name} not ready after {READY_TIMEOUT_S:g} s"
+                await self.remove(spec.name)
+                raise AgentStartError(reason)
+            await asyncio.sleep(0.02)
+
+    async def remove(self, name: str) -> None:
+        """Stop one agent for good (the built-in PBX switched off): it is not restarted."""
+        agent = self._agents.get(name)
+        if agent is not None:
+            agent.removed = True
+            await self._stop_one(agent)  # asks it to quit first, so it is still listed meanwhile
+            self._agents.pop(name, None)
+
     async def send(self, name: str, command: dict) -> bool:
         """Send one command; False when the agent is not up (the caller decides what that means)."""
-        agent = self._agents[name]
+        agent = self._agents.get(name)
+        if agent is None:
+            return False
         process = agent.process
         if process is None or process.stdin is None or agent.state != "up":
             return False
@@ -166,7 +191,7 @@ class Supervisor:
             except Exception as error:  # noqa: BLE001 - a listener's bug must not stop this reader
                 print(f"trunklab: while handling {agent.spec.name}'s event: {error!r}", file=sys.stderr)
         code = await process.wait()
-        if not self._stopping and process is agent.process:
+        if not self._stopping and not agent.removed and process is agent.process:
             await self._restart(agent, code)
 
     async def _read_stderr(self, agent: _Agent, process: asyncio.subprocess.Process) -> None:
@@ -188,7 +213,7 @@ class Supervisor:
             "restart_in_s": delay, "restarts": agent.restarts,
         })
         await asyncio.sleep(delay)
-        if not self._stopping:
+        if not self._stopping and not agent.removed:
             await self._spawn(agent)
 
     async def _stop_one(self, agent: _Agent) -> None:

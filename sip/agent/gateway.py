@@ -13,7 +13,8 @@ of the two legs once the B leg has media:
 
 A B leg not answered within `b_leg_timeout_s` is cancelled (a target that sends nothing at all
 is ended by the edge, which answers pjsua 408 on its behalf) and the next target tried; when
-none is left the A leg gets the last failure, 408 by default.
+none is left the A leg gets the last failure, 408 by default. A B leg that rings (180/183) may
+take up to RING_TIMEOUT_S to answer: a PBX of yours may wait for a person to pick up.
 
 pjsua2 rule learned here: an incoming call must never be answered from inside onIncomingCall.
 For an INVITE without SDP (a delayed offer) pjsua frees the call's cloned request when the
@@ -25,6 +26,7 @@ turn instead.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +35,7 @@ import pjsua2 as pj
 from store.records import Account, account_from_wire
 
 from .. import firewall
-from ..edge.proxy import A_LEG_HEADER, DECISION_HEADER, WHY_HEADER, Edge, decode_decision
+from ..edge.proxy import A_LEG_HEADER, DECISION_HEADER, RING_TIMEOUT_S, WHY_HEADER, Edge, decode_decision
 from .base import Agent, LegCall, add_headers
 from .edge import EdgeThread, internal_port, new_nonce
 from .runtime import Runtime
@@ -154,6 +156,10 @@ class GatewayAgent(Agent):
 
     def _b_timeout(self, bridge: Bridge, b: LegCall, target: str) -> None:
         if b.confirmed_at is not None or bridge.b is not b or bridge.a is None:
+            return
+        rang_for = time.monotonic() - b.started
+        if b.state == "early" and rang_for < RING_TIMEOUT_S:  # it rings: somebody may still pick up
+            self.later_for(b, RING_TIMEOUT_S - rang_for, lambda leg: self._b_timeout(bridge, leg, target))
             return
         bridge.tried.append({"target": target, "code": 408, "why": f"no answer from {target} in {self.b_leg_timeout_s:g} s"})
         self.emit("b_timeout", a=bridge.a_call_id, b=b.sip_call_id, after_s=self.b_leg_timeout_s)

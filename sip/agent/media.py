@@ -94,7 +94,11 @@ def stream_figures(call: pj.Call) -> dict | None:
         stream = call.getStreamInfo(index)
         audio = call.getAudioMedia(index)
         transport = call.getMedTransportInfo(index)
-        levels = (audio.getRxLevel(), audio.getTxLevel())
+        # pjsua2 names the levels from the conference port's side: getRxLevel is what the port
+        # receives from the bridge (what this leg sends to the far end), getTxLevel what it hands
+        # the bridge (what this leg hears). Measured: a party playing its tone to a silent far end
+        # reads getRxLevel 37, getTxLevel 0. Both 0..100.
+        levels = (audio.getTxLevel(), audio.getRxLevel())
     except pj.Error:
         return None
     return {
@@ -106,7 +110,7 @@ def stream_figures(call: pj.Call) -> dict | None:
             "jitter_ms": round(stat.rxStat.jitterUsec.mean / 1000, 2),
         },
         "tx": {"pkt": stat.txStat.pkt, "bytes": stat.txStat.bytes, "loss": stat.txStat.loss},
-        # 0..255 levels of the conference port: what we hear from the far end / what we send
+        # 0..100 levels of the conference port: what we hear from the far end / what we send
         "level_rx": levels[0],
         "level_tx": levels[1],
     }

@@ -24,7 +24,9 @@ to the address the peer's signalling came from.
 B legs that get no response are ended here: pjsua cannot CANCEL an INVITE that got no
 provisional response, and would keep its call slot for 32 s (Timer B). After `b_leg_timeout_s`
 without any response, or 2 s more without a final one, the edge answers pjsua 408 itself and
-forgets the transaction (a late 2xx is ACKed and hung up by the edge).
+forgets the transaction (a late 2xx is ACKed and hung up by the edge). A callee that rings
+(180 or 183: a PBX that answers when somebody picks up) has until `ring_timeout_s` after it
+rang, as a carrier lets a phone ring.
 
 Statelessness where it is cheap: the Via branch the edge puts on a forwarded request encodes,
 under an HMAC, where its answer must go, so responses are routed without a table.
@@ -63,6 +65,7 @@ A_LEG_HEADER = "X-Trunklab-A-Leg"  # pjsua -> edge on a B leg's INVITE: the Call
 WHY_HEADER = "X-Trunklab-Why"  # pjsua -> edge on a refusal: the cause, for the Warning header
 MAGIC = "z9hG4bK"
 FINAL_GRACE_S = 2.0  # after a B leg's CANCEL: how long its final answer may take
+RING_TIMEOUT_S = 60.0  # a B leg that rings (18x) may take this long to answer
 LINGER_S = 32.0  # an ended call's stray retransmissions still reach pjsua this long (Timer B/F/H)
 ADMIT_UNSEEN_S = 5.0  # an accepted INVITE pjsua never took up stops counting against capacity
 DEFAULT_CAPACITY = 2  # bridged calls per address: two pjsua call slots each, four in all
@@ -124,6 +127,7 @@ class ClientInvite:
     provisional: bool = False
     final: int | None = None
     given_up: bool = False
+    cancelled: bool = False
 
 
 @dataclass
@@ -146,13 +150,15 @@ class Context:
 
 class Edge:
     def __init__(self, public: Addr, b2bua: Addr, *, secret: bytes, new_nonce: Callable[[], str],
-                 b_leg_timeout_s: float = 4.0, capacity: int = DEFAULT_CAPACITY,
+                 b_leg_timeout_s: float = 4.0, ring_timeout_s: float = RING_TIMEOUT_S,
+                 capacity: int = DEFAULT_CAPACITY,
                  max_new_invites: int = MAX_NEW_INVITES, window_s: float = CPS_WINDOW_S) -> None:
         self.public = public
         self.b2bua = b2bua
         self._secret = secret
         self._new_nonce = new_nonce
         self.b_leg_timeout_s = b_leg_timeout_s
+        self.ring_timeout_s = ring_timeout_s
         self.capacity = capacity
         self.limiter = CallRateLimiter(max_new_invites, window_s)
         self.rate_text = f"{max_new_invites} new INVITEs per {window_s:g} s"
@@ -383,6 +389,8 @@ class Edge:
                 invite.final = response.status_code
             else:
                 invite.provisional = True
+                if (response.status_code or 100) > 100 and not invite.cancelled:  # it rings: let it
+                    invite.no_final_by = max(invite.no_final_by, now + self.ring_timeout_s)
         headers = [("Via", f"SIP/2.0/UDP {self.b2bua[0]}:{self.b2bua[1]};rport={self.b2bua[1]};branch={b2bua_branch}")]
         headers += [(n, v) for n, v in response.headers if canonical_name(n) != "via"]
         headers[1:1] = [("Via", v) for v in vias[1:]]
@@ -465,6 +473,7 @@ class Edge:
         elif request.method == "CANCEL":
             invite = self.invites.get(branch)
             if invite is not None and invite.final is None:  # a CANCEL gets its own grace
+                invite.cancelled = True
                 invite.no_final_by = min(invite.no_final_by, now + FINAL_GRACE_S)
         data = wire.to_bytes(sent)
         return [Send(data, call.peer), Wire("tx", call.peer, data.decode("utf-8", "replace"))]

@@ -22,6 +22,7 @@ from sip.edge.proxy import (
     ALLOW,
     DECISION_HEADER,
     FINAL_GRACE_S,
+    RING_TIMEOUT_S,
     LINGER_S,
     WHY_HEADER,
     Context,
@@ -927,14 +928,26 @@ def test_a_malformed_request_and_its_400_show_on_the_wire():
     assert only(PBX, outputs).status_code == 400
 
 
-def test_a_provisional_answer_holds_off_the_408_until_the_final_deadline():
+def test_a_ringing_callee_has_the_ring_timeout_to_answer_then_gets_408():
+    """A 180 means a person may still pick up (a PBX of yours that answers on a delay): the edge
+    then waits up to the ring timeout, not the no-answer timeout (issue 11)."""
     lab = Lab()
     lab.taken_up()
     sent = only(PSTN, lab.rx(lab.b_leg(), B2BUA))
     lab.rx(answer_to(sent, 180), PSTN)
-    assert lab.tick(B_TIMEOUT) == []  # ringing: pjsua's own timer decides to CANCEL
+    assert lab.tick(B_TIMEOUT + FINAL_GRACE_S) == []  # ringing: pjsua's own timer decides to CANCEL
+    assert lab.edge.next_deadline() == pytest.approx(T0 + RING_TIMEOUT_S)
+    assert lab.tick(RING_TIMEOUT_S - B_TIMEOUT - FINAL_GRACE_S - 0.1) == []
+    assert only(B2BUA, lab.tick(0.1)).status_code == 408
+
+
+def test_a_100_trying_alone_does_not_extend_the_wait():
+    lab = Lab()
+    lab.taken_up()
+    sent = only(PSTN, lab.rx(lab.b_leg(), B2BUA))
+    lab.rx(answer_to(sent, 100), PSTN)
     assert lab.edge.next_deadline() == pytest.approx(T0 + B_TIMEOUT + FINAL_GRACE_S)
-    assert only(B2BUA, lab.tick(FINAL_GRACE_S)).status_code == 408
+    assert only(B2BUA, lab.tick(B_TIMEOUT + FINAL_GRACE_S)).status_code == 408
 
 
 def test_a_cancel_from_pjsua_gets_its_own_grace():
