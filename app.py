@@ -9,6 +9,9 @@
     python app.py scenario list | load NAME | report NAME  broken trunks to fix (workshops)
     python app.py reset [--yes] [--blank]                  back to the default account (or a new customer's)
     python app.py apply FILE [--dry-run]                   make the account equal to FILE (show --json --reveal)
+    python app.py pbx-config KIND [--auth ip|proxy|header] [--reveal] [--out DIR]
+                                                           a configuration for asterisk, freeswitch, kamailio,
+                                                           baresip or linphone, for this account
     python app.py web [--host 127.0.0.1] [--port 8000]     the console in the browser, a lab per session
 
 Every command takes --db PATH (default: $TRUNKLAB_DB, else the user data directory) and
@@ -106,6 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "transaction; print each change")
     apply.add_argument("file", metavar="FILE", help="the JSON file ('-' reads standard input)")
     apply.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+
+    pbx = command("pbx-config", "print a configuration that connects a real PBX to this account's trunk")
+    pbx.add_argument("kind", choices=("asterisk", "freeswitch", "kamailio", "baresip", "linphone"))
+    pbx.add_argument("--auth", choices=("ip", "proxy", "header"), default="proxy",
+                     help="how its outbound calls authenticate (default: proxy)")
+    pbx.add_argument("--reveal", action="store_true", help="the VoIP token in clear (masked otherwise)")
+    pbx.add_argument("--pbx", metavar="IP:PORT", help="behind Kamailio: where the PBX itself listens "
+                                                      "(default: the endpoint address's port + 20)")
+    pbx.add_argument("--out", metavar="DIR", help="write the files into DIR (owner-only) instead of printing them")
 
     web = command("web", "serve the console in the browser: every browser session gets its own lab and database")
     web.add_argument("--host", default="127.0.0.1", help="a loopback address to listen on (default 127.0.0.1)")
@@ -414,10 +426,40 @@ async def cmd_apply(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_pbx_config(args: argparse.Namespace) -> int:
+    """Configuration files for a real PBX, for the account as it is now."""
+    from sip.pbx_config import PbxConfigError, render
+
+    async with await open_store(args) as store:
+        account = await store.account()
+    try:
+        files = render(args.kind, account, auth=args.auth, reveal=args.reveal, behind=args.pbx)
+    except PbxConfigError as error:
+        print(f"trunklab: pbx-config {args.kind}: {error}", file=sys.stderr)
+        return 2
+    if args.out:
+        folder = Path(args.out).expanduser()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for item in files:
+            path = folder / item.name
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # owner-only from the first byte: with --reveal a file holds the VoIP token
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(item.text)
+            os.chmod(path, 0o600)
+            print(f"{path}{'  (holds the VoIP token: keep it private)' if item.holds_secret else ''}")
+        return 0
+    for index, item in enumerate(files):
+        print(f"{'' if index == 0 else chr(10)}==> {item.name} <==")
+        print(item.text, end="")
+    return 0
+
+
 # ---------------------------------------------------------------------------- main
 
 COMMANDS = {"show": cmd_show, "serve": cmd_serve, "call": cmd_call, "check": cmd_check,
-            "scenario": cmd_scenario, "reset": cmd_reset, "apply": cmd_apply}
+            "scenario": cmd_scenario, "reset": cmd_reset, "apply": cmd_apply, "pbx-config": cmd_pbx_config}
 
 
 def capturing_lab(store: Store):
