@@ -1,5 +1,5 @@
-"""Outside peers for the interop tests: SIPp (Debian package sip-tester) and baresip (package
-baresip-core). Each is required in CI; on a machine without it, the tests that need it (by
+"""Outside peers for the interop tests: SIPp (Debian package sip-tester), baresip (package
+baresip-core), Kamailio (package kamailio) and linphonec (package linphone-cli). Each is required in CI; on a machine without it, the tests that need it (by
 their marker) are skipped with the install hint."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import shutil
 import pytest
 
 # marker -> (executable, Debian package)
-TOOLS = {"sipp": ("sipp", "sip-tester"), "baresip": ("baresip", "baresip-core")}
+TOOLS = {"sipp": ("sipp", "sip-tester"), "baresip": ("baresip", "baresip-core"), "kamailio": ("kamailio", "kamailio"),
+         "linphone": ("linphonec", "linphone-cli")}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -26,16 +26,18 @@ pytestmark = [pytest.mark.sipp, pytest.mark.agents]
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-async def your_own_pbx(lab: Lab, ip: str, port: int = 5060, *, outbound_port: int | None = None) -> None:
+async def your_own_pbx(lab: Lab, ip: str, port: int = 5060, *, outbound_port: int | None = None,
+                       direction: str = "any") -> None:
     """The built-in PBX off, and ip:port the endpoint's only address (plus ip:outbound_port for
-    the calls it places, when given): what a PBX admin does before connecting a real PBX."""
+    the calls it places, when given): what a PBX admin does before connecting a real PBX.
+    direction 'inbound': its calls from there are not authenticated by IP (proxy or header)."""
     endpoint = pbx_endpoint(lab)
 
     async def change():
         await lab.store.set_builtin_pbx(False)
         for address in endpoint.addresses:
             await lab.store.remove_endpoint_address(address.address_id)
-        await lab.store.add_endpoint_address(endpoint.endpoint_sid, ip, port=port, direction="any")
+        await lab.store.add_endpoint_address(endpoint.endpoint_sid, ip, port=port, direction=direction)
         if outbound_port is not None:
             await lab.store.add_endpoint_address(endpoint.endpoint_sid, ip, port=outbound_port, direction="outbound")
 
