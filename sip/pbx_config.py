@@ -516,12 +516,13 @@ def _linphone(f: Facts) -> list[ConfigFile]:
         "[sip]",
         f"bind_address={ip}",
         f"sip_port={port}",
-        "sip_tcp_port=-1",
-        "sip_tls_port=-1",
+        "sip_tcp_port=0",
+        "sip_tls_port=0",
         "guess_hostname=0",
         f"contact=sip:{f.caller_id}@{ip}:{port}",
         "default_proxy=0",
         "register_only_when_network_is_up=0",
+        "auto_net_state_mon=0",  # loopback only: no network interface to wait for
         "ipv6=0",
         "",
         "[rtp]",
@@ -541,6 +542,8 @@ def _linphone(f: Facts) -> list[ConfigFile]:
         "quality_reporting_enabled=0",
     ]
     if f.auth == "proxy":
-        lines += ["", "[auth_info_0]", f"username={f.endpoint_sid}", f"userid={f.endpoint_sid}",
-                  f"passwd={f.voip_token}", f"realm={f.realm}"]
+        # linphone finds credentials by the identity's user (the number) and the realm, and
+        # answers the challenge with userid: the endpoint SID
+        lines += ["", "[auth_info_0]", f"username={f.caller_id}", f"userid={f.endpoint_sid}",
+                  f"passwd={f.voip_token}", f"realm={f.realm}", f"domain={f.gateways[0][0]}"]
     return [ConfigFile("linphonerc", "\n".join(lines) + "\n", not f.token_masked and f.auth == "proxy")]
