@@ -138,7 +138,7 @@ def render(kind: str, account: Account, *, auth: str = "proxy", reveal: bool = F
 
 # ---------------------------------------------------------------------------- shared words
 
-def _header(f: Facts, mark: str, software: str) -> list[str]:
+def _header(f: Facts, mark: str, software: str, *, carries_token: bool = True) -> list[str]:
     """The comment block every file starts with: what this is, for which account."""
     gateways = " and ".join(f"{ip}:{port}" for ip, port in f.gateways)
     lines = [
@@ -149,7 +149,7 @@ def _header(f: Facts, mark: str, software: str) -> list[str]:
         + (", ".join("+" + d for d in f.dids) or "none assigned yet (Phone Numbers -> Edit -> trunk group)"),
         f"  outbound calls authenticate by {_method_words(f.auth)}",
     ]
-    if f.token_masked and f.auth in ("proxy", "header"):
+    if f.token_masked and f.auth in ("proxy", "header") and carries_token:
         lines.append("  the VoIP token below is MASKED: run pbx-config again with --reveal to print it")
     if f.auth == "header":
         lines += ["", *SECURITY_NOTE]
@@ -170,7 +170,7 @@ def _codec_names(table: dict[str, str]) -> list[str]:
 
 def _asterisk(f: Facts) -> list[ConfigFile]:
     ip, port = f.listen
-    pjsip = _header(f, ";", "Asterisk (res_pjsip) pjsip.conf") + [
+    pjsip = _header(f, ";", "Asterisk (res_pjsip) pjsip.conf", carries_token=f.auth == "proxy") + [
         "; Asterisk listens on the endpoint address; RTP is bound to it too.",
         "",
         "[trunklab-udp]",
@@ -225,7 +225,7 @@ def _asterisk(f: Facts) -> list[ConfigFile]:
         ]
     handler = ",b(carrierx-headers^s^1)" if f.auth == "header" else ""
     dial = [f"same => n,Dial(PJSIP/${{EXTEN}}@carrierx-{i},30{handler})" for i in range(1, len(f.gateways) + 1)]
-    extensions = _header(f, ";", "Asterisk extensions.conf") + [
+    extensions = _header(f, ";", "Asterisk extensions.conf", carries_token=f.auth == "header") + [
         "",
         "[from-carrierx]",
         "; calls to your numbers: answered, and what the caller says comes back (Echo)",
@@ -266,7 +266,10 @@ def _xml(text: str) -> str:
 
 def _freeswitch(f: Facts) -> list[ConfigFile]:
     ip, port = f.listen
-    comment = ["<!--", *(_header(f, "   ", "FreeSWITCH (mod_sofia)")), "-->"]
+    def comment(what: str, carries_token: bool = False) -> list[str]:
+        lines = _header(f, "   ", f"FreeSWITCH (mod_sofia) {what}", carries_token=carries_token)
+        return ["<!--", *(line.replace("--", "") for line in lines), "-->"]  # XML comments hold no '--'
+
     gateways: list[str] = []
     for index, (gw_ip, gw_port) in enumerate(f.gateways, 1):
         params = [("proxy", f"{gw_ip}:{gw_port}"), ("register", "false"), ("caller-id-in-from", "true"),
@@ -285,7 +288,7 @@ def _freeswitch(f: Facts) -> list[ConfigFile]:
                          'direction="outbound"/>',
                          "        </variables>"]
         gateways += ["      </gateway>"]
-    profile = comment + [
+    profile = comment("sip_profiles/carrierx.xml", carries_token=f.auth != "ip") + [
         '<profile name="carrierx">',
         "  <gateways>",
         *gateways,
@@ -306,13 +309,13 @@ def _freeswitch(f: Facts) -> list[ConfigFile]:
         "  </settings>",
         "</profile>",
     ]
-    acl = ["<!-- put this list inside <network-lists> of autoload_configs/acl.conf.xml -->",
+    acl = [*comment("ACL: put this list inside <network-lists> of autoload_configs/acl.conf.xml"),
            '<list name="carrierx" default="deny">',
            *(f'  <node type="allow" cidr="{gw}/32"/>' for gw in f.gateway_ips),
            "</list>"]
     numbers = "|".join(f.dids) or "\\d+"
     bridge = "|".join(f"sofia/gateway/carrierx-{i}/$1" for i in range(1, len(f.gateways) + 1))
-    public = ["<!-- dialplan/public/carrierx.xml: calls to your numbers, answered with an echo -->", "<include>",
+    public = [*comment("dialplan/public/carrierx.xml: calls to your numbers, answered with an echo"), "<include>",
               '  <extension name="carrierx-inbound">',
               f'    <condition field="destination_number" expression="^\\+?({numbers})$">',
               '      <action application="answer"/>',
@@ -320,8 +323,8 @@ def _freeswitch(f: Facts) -> list[ConfigFile]:
               "    </condition>",
               "  </extension>",
               "</include>"]
-    outbound = ["<!-- dialplan/default/carrierx.xml: E.164 numbers out through the carrier; '|' fails over "
-                "to the second gateway address -->", "<include>",
+    outbound = [*comment("dialplan/default/carrierx.xml: E.164 numbers out through the carrier; '|' fails "
+                         "over to the second gateway address"), "<include>",
                 '  <extension name="carrierx-outbound">',
                 '    <condition field="destination_number" expression="^\\+?(\\d{8,15})$">',
                 f'      <action application="set" data="effective_caller_id_number={f.caller_id}"/>',
@@ -447,7 +450,7 @@ def _baresip(f: Facts) -> list[ConfigFile]:
     kamailio = f.auth == "header"
     ip, port = f.behind if kamailio else f.listen
     block = ip.rsplit(".", 1)[0]
-    config = _header(f, "#", "baresip 1.0 as a small headless PBX") + [
+    config = _header(f, "#", "baresip 1.0 as a small headless PBX", carries_token=False) + [
         "# It answers every call to your numbers at once, plays a 440 Hz tone as its greeting, and",
         "# records what it hears (dump-*-dec.wav in this folder). Run: baresip -f THIS_FOLDER",
         f"# Control it over TCP at {ip}:{BARESIP_CONTROL_PORT} (netstrings: {{\"command\":\"dial\",\"params\":"
@@ -488,7 +491,7 @@ def _baresip(f: Facts) -> list[ConfigFile]:
     if kamailio:
         params.append(f'outbound="sip:{f.listen[0]}:{f.listen[1]};lr"')
     gateway = f"{f.gateways[0][0]}:{f.gateways[0][1]}"
-    accounts = _header(f, "#", "baresip accounts") + [
+    accounts = _header(f, "#", "baresip accounts", carries_token=f.auth == "proxy") + [
         "# one account per number: an inbound call to a number is answered by its account; the first",
         f"# account places the calls (dial {PSTN_TEST_NUMBER} -> sip:{PSTN_TEST_NUMBER}@{gateway}). baresip sends to",
         "# one gateway address: if it is down, change it to the other one.",
@@ -504,7 +507,7 @@ def _linphone(f: Facts) -> list[ConfigFile]:
     kamailio = f.auth == "header"
     ip, port = f.behind if kamailio else f.listen
     gateway = f.listen if kamailio else f.gateways[0]
-    lines = _header(f, "#", "linphonec (linphone-cli 5.1)") + [
+    lines = _header(f, "#", "linphonec (linphone-cli 5.1)", carries_token=f.auth == "proxy") + [
         "# Run: linphonec -c THIS_FILE -a   (-a answers every call at once)",
         f"# Call out: call sip:{PSTN_TEST_NUMBER}@{f.gateways[0][0]}",
     ]
