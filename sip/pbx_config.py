@@ -452,9 +452,9 @@ def _baresip(f: Facts) -> list[ConfigFile]:
     block = ip.rsplit(".", 1)[0]
     config = _header(f, "#", "baresip 1.0 as a small headless PBX", carries_token=False) + [
         "# It answers every call to your numbers at once, plays a 440 Hz tone as its greeting, and",
-        "# records what it hears (dump-*-dec.wav in this folder). Run: baresip -f THIS_FOLDER",
-        f"# Control it over TCP at {ip}:{BARESIP_CONTROL_PORT} (netstrings: {{\"command\":\"dial\",\"params\":"
-        f"\"{PSTN_TEST_NUMBER}\"}}).",
+        "# records what it hears (dump-*-dec.wav in this folder). Run: baresip -f THIS_FOLDER, then type",
+        f"# /dial {PSTN_TEST_NUMBER} to call out and /hangup to end the call; or drive it over TCP at",
+        f"# {ip}:{BARESIP_CONTROL_PORT} (netstrings: {{\"command\":\"dial\",\"params\":\"{PSTN_TEST_NUMBER}\"}}).",
     ]
     if kamailio:
         config += [f"# baresip 1.0 cannot add SIP headers: its calls leave through the Kamailio of",
@@ -465,7 +465,8 @@ def _baresip(f: Facts) -> list[ConfigFile]:
         "poll_method epoll",
         f"sip_listen {ip}:{port}",
         f"net_interface {ip}",
-        f"dns_server {block}.1:53  # calls go to IP addresses: no DNS is needed, none leaves the machine",
+        "# calls go to IP addresses: no DNS is needed, and none leaves the machine",
+        f"dns_server {block}.1:53",
         "call_local_timeout 120",
         "call_max_calls 4",
         "audio_source ausine,440",
@@ -480,6 +481,8 @@ def _baresip(f: Facts) -> list[ConfigFile]:
         "module ausine.so",
         "module sndfile.so",
         "snd_path .",
+        "# stdio: type commands (/dial NUMBER, /hangup, /quit)",
+        "module stdio.so",
         "module_app account.so",
         "module_app menu.so",
         "module_app ctrl_tcp.so",
