@@ -218,7 +218,8 @@ def print_call(call, account) -> None:
             print(f"  {said[party]:<18} {heard} ({call.audio_evidence[party]})")
     if call.answered_at is not None:
         for (agent, _), f in sorted(call.legs.items()):
-            heard = "" if f.tone is None else f"  far tone {'HEARD' if call.heard.get(agent) else 'NOT heard'}"
+            judged_by_tone = f.tone is not None and not call.audio_evidence  # your own PBX: by energy, above
+            heard = f"  far tone {'HEARD' if call.heard.get(agent) else 'NOT heard'}" if judged_by_tone else ""
             leg_name = f"{agent} <-> {f.remote_rtp.rpartition(':')[0] or '?'}"
             print(f"  {leg_name:<24} {f.codec or '?':<10} rx {f.rx.pkt:>4} pkt "
                   f"loss {f.rx.loss}  jitter {f.rx.jitter_ms} ms  tx {f.tx.pkt:>4} pkt{heard}")

@@ -169,6 +169,7 @@ async def test_call_command_with_sipp_as_your_pbx_exits_0_on_audio_both_ways(tmp
     assert result.returncode == 0, result.stdout + result.stderr + run.explain()
     assert "YOUR PBX" in result.stdout and "180 Ringing" in result.stdout
     assert "your PBX -> PSTN   audio (" in result.stdout and "PSTN -> your PBX   audio (" in result.stdout
+    assert "far tone" not in result.stdout  # no lab tone at your PBX's end: judged by energy
     refused = await _cli("call", "outbound", "--to", "+14155550123", "--db", str(db))
     assert refused.returncode == 2 and "outbound calls come from your own PBX" in refused.stderr
 
