@@ -781,7 +781,7 @@ class Store:
         invalid raises a StoreError and nothing changes; dry_run carries the changes out and
         rolls them back, so what it reports is exactly what would happen."""
         try:
-            async with self._transaction(notify=not dry_run):
+            async with self._transaction(notify=None if dry_run else "account"):
                 current = await self._read_account()
                 desired = read_document(document, current, new_sid=self._new_sid, new_token=self._new_token)
                 changes = plan(current, desired)
