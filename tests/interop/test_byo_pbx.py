@@ -279,3 +279,17 @@ async def test_failover_to_the_next_address_by_priority(lab: Lab, tmp_path: Path
     first_try = [m.dst for m in again.messages if m.agent == "gateway" and m.event == "tx"
                  and m.first_line.startswith("INVITE")]
     assert first_try == [f"{builtin.ip}:{builtin.port}"] and again.final_code == 200
+
+
+# ---------------------------------------------------------------------- a new customer's account
+
+async def test_the_lab_runs_on_a_blank_account_and_the_checklist_says_what_is_missing(lab: Lab):
+    await lab.store.reset(blank=True)
+    assert await lab.wait_until(lambda: not lab.account.third_party_endpoints, 5.0)
+    items, calls = await lab.run_checklist()
+    assert [item.status for item in items] == ["fail"] * 4
+    assert all(item.cause == "there is no third-party endpoint for your PBX yet" for item in items)
+    assert items[0].fix.startswith("Endpoints -> Add New Endpoint")
+    inbound = [c for c in calls if c.direction == "inbound"]
+    assert inbound and all(c.final_code == 404 for c in inbound)  # the numbers exist, nothing routes them
+    assert all(state == "up" for state in lab.agent_states.values()), lab.agent_states

@@ -3,7 +3,7 @@ it for header auth) as your own PBX, with the files `python app.py pbx-config` w
 else, receives an inbound call and places an outbound call with each authentication method;
 audio is judged both ways (the lab by RTP energy, baresip by the PSTN's tone in its recording).
 `kamailio -c` accepts every Kamailio file. (linphone: test_linphone.py; the Asterisk and
-FreeSWITCH files, whose software is not packaged here: tests/unit/test_pbx_config.py.)"""
+FreeSWITCH files, whose software is not packaged here: tests/unit/test_pbx_config_files.py.)"""
 
 from __future__ import annotations
 
