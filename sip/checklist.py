@@ -213,10 +213,11 @@ def _item(index: int, probes: dict[str, LabCall], ok, account: Account, what: st
         return ChecklistItem(title, "unknown", f"no {what} yet")
     failed = {k: c for k, c in probes.items() if not ok(c)}
     detail = ", ".join(f"{k}: {'ok' if k not in failed else _code(c)}" for k, c in probes.items())
+    if blocker is not None and not blocker.before_calls:  # what the account lacks: no call can pass it
+        return ChecklistItem(title, "fail", detail, blocker.cause, blocker.fix)
     if not failed:
         return ChecklistItem(title, "pass", detail)
-    finding = blocker if blocker is not None and not blocker.before_calls else \
-        diagnose(next(iter(failed.values())), account)
+    finding = diagnose(next(iter(failed.values())), account)
     return ChecklistItem(title, "fail", detail, finding.cause, finding.fix)
 
 

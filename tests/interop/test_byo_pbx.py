@@ -292,4 +292,9 @@ async def test_the_lab_runs_on_a_blank_account_and_the_checklist_says_what_is_mi
     assert items[0].fix.startswith("Endpoints -> Add New Endpoint")
     inbound = [c for c in calls if c.direction == "inbound"]
     assert inbound and all(c.final_code == 404 for c in inbound)  # the numbers exist, nothing routes them
+    outbound = [c for c in calls if c.direction == "outbound"]
+    # a new customer's PBX firewall is empty: even the gateway's answers to the PBX's own
+    # INVITEs are dropped (the lab's firewall is stateless, as simple packet filters are)
+    assert sorted(c.requested_auth for c in outbound) == ["header", "ip", "proxy"]
+    assert all(c.final_code == 408 and c.drops() for c in outbound), [(c.final_code, len(c.drops())) for c in outbound]
     assert all(state == "up" for state in lab.agent_states.values()), lab.agent_states
