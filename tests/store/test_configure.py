@@ -197,12 +197,12 @@ async def test_a_blank_account_reopens_blank(db_path: Path):
         assert await store.account() == before  # the empty PBX settings are not "repaired" at open
 
 
-async def test_a_v3_file_upgrades_to_the_latest_with_the_built_in_pbx_on(db_path: Path):
+async def test_a_v4_file_upgrades_to_the_latest_with_the_built_in_pbx_on(db_path: Path):
     async with await Store.open(db_path):
         pass
-    with sqlite3.connect(db_path) as con:  # back to what a v3 trunklab wrote
+    with sqlite3.connect(db_path) as con:  # back to what a v4 trunklab wrote
         con.execute("DROP TABLE lab_options")
-        con.execute("PRAGMA user_version = 3")
+        con.execute("PRAGMA user_version = 4")
     async with await Store.open(db_path) as store:
         assert await store.schema_version() == LATEST == 5
         assert (await store.account()).builtin_pbx is True
