@@ -21,12 +21,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from sip.calls import LabCall
-from sip.ladder import Column, Ladder, columns
+from sip.ladder import Column, Ladder, Rung, columns
 from sip.lab import PSTN_TEST_NUMBER, LabError
 
 from . import messages
 from .base import LabScreen
-from .widgets.call_list import COLUMNS, CallTable, call_row, call_state, leg_rows, matches, on_hold, ref_of, row_key
+from .widgets.call_list import COLUMNS, CallTable, call_row, leg_rows, matches, on_hold, ref_of, row_key
 from .widgets.inputs import LabInput
 from .widgets.ladder import LadderView, clock, leg_style, short_column
 
@@ -233,6 +233,7 @@ class CallsScreen(LabScreen):
         self._searching = False  # the search field is open
         self._highlighted: str | None = None  # the list's row last highlighted
         self._audio_lines = -1
+        self._message_key: tuple | None = None  # what the message pane shows
         table.focus()  # LabScreen.on_mount then draws it all (refresh_view)
 
     # ------------------------------------------------------------------ reading the lab
@@ -291,7 +292,7 @@ class CallsScreen(LabScreen):
         self._status()
         target = self._newest_key() if self.follow or kept not in self._values else kept
         if target is not None:
-            table.move_cursor(row=self._rows.index(target), scroll=True)
+            self._cursor_to(target)
         self.show_selected()
 
     def _append(self, call: LabCall) -> None:
@@ -345,9 +346,17 @@ class CallsScreen(LabScreen):
             self._rebuild()
             return
         if self.follow and self._newest_key() == ref and ref_of(self._selected_key() or "") != ref:
-            table.move_cursor(row=self._rows.index(ref), scroll=True)
+            self._cursor_to(ref)
         if self._shown == ref:
             self._show_grown(call)
+
+    def _cursor_to(self, key: str) -> None:
+        """The list's cursor on a row, in view; on the newest call, the list's end in view too
+        (the call's B legs are the rows below it)."""
+        table = self.query_one("#call-list", DataTable)
+        table.move_cursor(row=self._rows.index(key), scroll=True)
+        if key == self._newest_key():
+            table.call_after_refresh(table.scroll_end, animate=False, immediate=True, x_axis=False)
 
     def _is_last(self, ref: str) -> bool:
         """No call shown started after this one (so its rows can go at the end)."""
@@ -383,6 +392,7 @@ class CallsScreen(LabScreen):
             self.query_one("#audio", Static).update(Text(empty))
             self._audio_lines = -1
             self.query_one("#message", Static).update("")
+            self._message_key = None
             return
         ladder = self.ladder(call)
         self._shown = call.ref
@@ -394,7 +404,7 @@ class CallsScreen(LabScreen):
             if first is not None:
                 view.select(first)
         if not ladder.rungs:
-            self.query_one("#message", Static).update(notes_text(call, ladder))
+            self._show_message(ladder, None)
 
     def _show_audio(self, call: LabCall) -> None:
         """The audio panel; laid out again only when its number of lines changed (new figures
@@ -405,9 +415,12 @@ class CallsScreen(LabScreen):
         self._audio_lines = lines
 
     def _show_grown(self, call: LabCall) -> None:
-        """The call on show gained something: new rungs at most, drawn where they go."""
-        self.ladder(call)
-        self.query_one("#ladder", LadderView).catch_up()
+        """The call on show gained something: new rungs drawn where they go, and its notes
+        (a decision, digits, a caller ID) beside the message under the cursor."""
+        ladder = self.ladder(call)
+        view = self.query_one("#ladder", LadderView)
+        view.catch_up()
+        self._show_message(ladder, view.rungs[view.cursor] if view.rungs else None)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = self._selected_key()
@@ -423,9 +436,20 @@ class CallsScreen(LabScreen):
             self._status()
 
     def on_ladder_view_highlighted(self, event: LadderView.Highlighted) -> None:
-        rung, ladder = event.rung, event.ladder
-        message = rung.message
+        self._show_message(event.ladder, event.rung)
+
+    def _show_message(self, ladder: Ladder, rung: Rung | None) -> None:
+        """Beside the ladder: the call's notes (the gateway's decision, digits, caller ID...),
+        then the message under the ladder's cursor, whole. Drawn again only when it changed."""
         head = notes_text(ladder.call, ladder)
+        key = (id(ladder), id(rung), head.plain)
+        if key == self._message_key:
+            return
+        self._message_key = key
+        if rung is None:
+            self.query_one("#message", Static).update(head)
+            return
+        message = rung.message
         leg = ladder.leg_name(rung.leg)
         head.append(f"{leg} leg", style=leg_style(leg))
         head.append(f"  {clock(rung.at)}  Call-ID {rung.leg}\n", style="grey70")
@@ -449,9 +473,7 @@ class CallsScreen(LabScreen):
         call = self.lab.book.calls.get(ref)
         if call is None:
             return
-        shown = self._values.get(row_key(ref))
-        if shown is not None and shown[6] != call_state(call):
-            self._call_changed(ref)
+        self._call_changed(ref)  # a leg put on hold shows in its row
         if ref == self._shown:
             self._show_audio(call)
 
@@ -482,7 +504,7 @@ class CallsScreen(LabScreen):
         if self.follow:
             newest = self._newest_key()
             if newest is not None:
-                self.query_one("#call-list", DataTable).move_cursor(row=self._rows.index(newest), scroll=True)
+                self._cursor_to(newest)
         self._status()
 
     def action_toggle_time(self) -> None:

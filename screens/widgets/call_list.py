@@ -40,10 +40,7 @@ def on_hold(call: LabCall) -> bool:
     """Some party's latest media status is a hold (a re-INVITE with sendonly or inactive)."""
     if call.finished:
         return False
-    latest: dict[str, str] = {}
-    for _, agent, status in sorted(call.holds):
-        latest[agent] = status
-    return any(status in HOLD_STATES for status in latest.values())
+    return any(status in HOLD_STATES for status in _latest_holds(call).values())
 
 
 def call_state(call: LabCall) -> str:
@@ -99,13 +96,31 @@ def leg_rows(call: LabCall, ladder: Ladder) -> list[tuple[str, tuple]]:
             _party(ladder, leg.src_column, leg.src),
             _party(ladder, leg.dst_column, leg.dst),
             _gateway_of(ladder, leg),
-            leg_state(leg, call.finished),
+            _leg_state(call, leg),
             "" if leg.code is None else str(leg.code),
             "",
             "",
             _short_id(leg.sip_call_id),
         )))
     return rows
+
+
+def _latest_holds(call: LabCall) -> dict[str, str]:
+    latest: dict[str, str] = {}
+    for _, agent, status in sorted(call.holds):
+        latest[agent] = status
+    return latest
+
+
+def _leg_state(call: LabCall, leg) -> str:
+    """The leg's state from its SIP; an answered leg whose end party (the PSTN or the PBX on
+    it) last said its media is held is 'on hold'."""
+    state = leg_state(leg, call.finished)
+    if state != "answered" or call.finished or not call.holds:
+        return state
+    ends = {agent for agent, cid in call.legs if cid == leg.sip_call_id and agent in ("pstn", "pbx")}
+    latest = _latest_holds(call)
+    return "on hold" if any(latest.get(agent) in HOLD_STATES for agent in ends) else state
 
 
 def search_text(call: LabCall, ladder: Ladder) -> str:

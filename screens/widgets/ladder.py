@@ -32,7 +32,7 @@ from textual.widget import Widget
 
 from sip.ladder import Column, Ladder, Rung
 
-GAP_MIN = 6  # between two columns: "|-BYE>|" still fits
+GAP_MIN = 4  # between two columns no message joins (the labels decide the others)
 GAP_MAX = 30  # sngrep's spacing: wider than that, a ladder is hard to follow
 ARROW = 4  # cells an arrow needs besides its label: "|-" + label + "->|" minus a column line
 TIME_WIDTH = {"delta": 8, "clock": 12}
@@ -122,7 +122,8 @@ def header_cells(columns: list[Column], lay: Layout) -> str:
         gap_left = x - lay.centers[i - 1] if i else 2 * x + 2  # the edges: as far as the grid goes
         gap_right = lay.centers[i + 1] - x if i + 1 < len(lay.centers) else 2 * (lay.width - 1 - x) + 2
         room = max(1, min(gap_left, gap_right) - 1)
-        name = col.label if len(col.label) <= room else short_column(col.label)[:room]
+        tiny = "." + col.label.rsplit(".", 1)[-1] if col.label.startswith("GW ") else short_column(col.label)
+        name = next((n for n in (col.label, short_column(col.label), tiny) if len(n) <= room), tiny[:room])
         start = max(end + 1, x - len(name) // 2, 0)
         cells[start:start + len(name)] = list(name)
         end = start + len(name) - 1
@@ -263,7 +264,6 @@ class LadderView(ScrollView, can_focus=True):
             return
         count, before = len(ladder.rungs), self._drawn
         self._drawn = count
-        was_last = 0 < self.cursor == before - 1
         if self._cursor_rung is not None and self.cursor >= first:  # rungs came in before it: find it again
             self.cursor = next((i for i in range(self.cursor, min(count, self.cursor + count - before + 1))
                                 if ladder.rungs[i] is self._cursor_rung), min(self.cursor, count - 1))
@@ -275,9 +275,9 @@ class LadderView(ScrollView, can_focus=True):
             if first < top + height:  # a changed rung is on screen: draw from there down
                 y = max(1, first - top + 1)
                 self.refresh(Region(0, y, self.size.width, max(0, height - y + 1)))
-        if was_last:
-            self._move_to(count - 1)  # the trainee is following the end of the call: keep following
-        elif self._cursor_rung is None:
+        # The view stays where the trainee put it, as sngrep's does: following the end by scrolling
+        # would repaint the whole ladder on every message (about 10 ms here); End shows the newest.
+        if self._cursor_rung is None:
             self._highlight()
 
     def _grow_to(self, lines: int) -> None:

@@ -75,9 +75,10 @@ class EdgeThread:
                 return  # the socket was closed: the agent is leaving
             if readable:
                 self._drain()
+            now = time.time()
             with self._lock:
-                outputs = self.edge.tick(time.time())
-            self._carry_out(outputs)
+                outputs = self.edge.tick(now)
+            self._carry_out(outputs, now)
 
     def _drain(self) -> None:
         for _ in range(64):  # a burst, then the timers get their turn
@@ -87,16 +88,21 @@ class EdgeThread:
                 return
             except OSError:
                 return
+            arrived = time.time()
             try:
                 with self._lock:
-                    outputs = self.edge.receive(data, source, Context(self._account(), time.time()))
+                    outputs = self.edge.receive(data, source, Context(self._account(), arrived))
             except Exception as error:  # noqa: BLE001 - one datagram must never stop the edge
                 self.emit("error", message=f"edge: a datagram from {source[0]}:{source[1]} could not be handled "
                                            f"({type(error).__name__}: {error})")
                 continue
-            self._carry_out(outputs)
+            self._carry_out(outputs, arrived)
 
-    def _carry_out(self, outputs) -> None:
+    def _carry_out(self, outputs, at: float) -> None:
+        """Send what the edge answered and report it. Each message is reported with the time the
+        datagram that caused it arrived (`at`), taken before anything is sent: stamped at the
+        moment of reporting, after the send, a B leg's INVITE came later on the ladder than the
+        far end's 100 Trying to it (another process, with the same clock, answered first)."""
         local = f"{self.edge.public[0]}:{self.edge.public[1]}"
         for output in outputs:
             if isinstance(output, Send):
@@ -105,7 +111,7 @@ class EdgeThread:
                 except OSError as error:
                     self.emit("error", message=f"edge: sending to {output.to[0]}:{output.to[1]} failed: {error.strerror}")
             elif isinstance(output, Wire):
-                self.emit("sip", dir=output.direction, remote=f"{output.remote[0]}:{output.remote[1]}",
+                self.emit("sip", t=at, dir=output.direction, remote=f"{output.remote[0]}:{output.remote[1]}",
                           local=local, text=output.text)
             elif isinstance(output, Decided):
                 self.emit("decision", sip_call_id=output.call_id, src=f"{output.source[0]}:{output.source[1]}",

@@ -280,6 +280,8 @@ async def test_a_call_on_hold_says_so_and_its_re_invites_are_on_the_ladder(db_pa
         await pilot.pause()
         ref = app.screen.selected.ref
         assert cell(app, ref, "state") == "on hold"
+        b_row = next(k for k in rows(app) if k.startswith(ref + "\t"))
+        assert cell(app, b_row, "state") == "on hold"  # the gateway's leg to the PBX, held too
         labels = [r.label for r in app.screen.query_one(LadderView).ladder.rungs]
         assert labels.count("re-INVITE (hold)") == 2  # the PSTN's, and the gateway's on to the PBX
         sent = app.lab.supervisor.sent
@@ -289,6 +291,7 @@ async def test_a_call_on_hold_says_so_and_its_re_invites_are_on_the_ladder(db_pa
             app.lab.on_agent_event(record["source"], record["event"])
         await pilot.pause()
         assert cell(app, ref, "state") == "answered"
+        assert cell(app, b_row, "state") == "answered"
         assert "re-INVITE" in [r.label for r in app.screen.query_one(LadderView).ladder.rungs]
 
 
@@ -326,6 +329,23 @@ async def test_digits_typed_in_the_dialog_are_sent_once_answered(db_path):
         assert await settle(pilot, lambda: any(c.get("cmd") == "dial" for _, c in sent))
         (agent, command), = [(a, c) for a, c in sent if c.get("cmd") == "dial"]
         assert (agent, command["dtmf"], command["to"]) == ("pstn", "12#", "12025550100")
+
+
+async def test_the_notes_beside_the_ladder_follow_the_call(db_path):
+    """Digits arrive while the cursor stays on the INVITE: the notes say so at once."""
+    await prepared(db_path)
+    records = load_recording(EVENTS / "inbound_dtmf_hold.jsonl")
+    digits = next(i for i, r in enumerate(records) if r["event"].get("ev") == "dtmf")
+    app = console_with(db_path, records[:digits])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        message = app.screen.query_one("#message")
+        assert "DTMF" not in shown_text(message) and "INVITE sip:12025550100" in shown_text(message)
+        for record in records[digits:digits + 12]:
+            app.lab.on_agent_event(record["source"], record["event"])
+        await pilot.pause()
+        assert "PSTN DTMF sent 12#" in shown_text(message) and "INVITE sip:12025550100" in shown_text(message)
 
 
 # ---------------------------------------------------------------------------- the cost of an event
