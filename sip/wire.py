@@ -288,7 +288,7 @@ _PARSERS: dict[str, Callable[[float, dict], AgentReport]] = {
     "fatal": lambda t, e: Fatal(t, _text(e.get("message"))),
     "agent": _process,
 }
-IGNORED = frozenset({"bridged", "bye"})  # said for the log; nothing in the lab depends on them
+IGNORED = frozenset({"bridged", "bye", "answering"})  # said for the log; nothing in the lab depends on them
 
 
 def parse_report(event: object) -> AgentReport | None:

@@ -84,7 +84,7 @@ class EdgeThread:
                 now = time.time()
                 outputs = self.edge.tick(now)
                 tally.publish(self.edge.endpoint_calls(now))  # an admitted call pjsua never took up expires
-            self._carry_out(outputs)
+            self._carry_out(outputs, now)
 
     def _drain(self) -> None:
         for _ in range(64):  # a burst, then the timers get their turn
@@ -94,6 +94,7 @@ class EdgeThread:
                 return
             except OSError:
                 return
+            arrived = time.time()
             try:
                 with self._lock, self._tally.session() as tally:  # decided with the others' counts
                     now = time.time()
@@ -103,9 +104,13 @@ class EdgeThread:
                 self.emit("error", message=f"edge: a datagram from {source[0]}:{source[1]} could not be handled "
                                            f"({type(error).__name__}: {error})")
                 continue
-            self._carry_out(outputs)
+            self._carry_out(outputs, arrived)
 
-    def _carry_out(self, outputs) -> None:
+    def _carry_out(self, outputs, at: float) -> None:
+        """Send what the edge answered and report it. Each message is reported with the time the
+        datagram that caused it arrived (`at`), taken before anything is sent: stamped at the
+        moment of reporting, after the send, a B leg's INVITE came later on the ladder than the
+        far end's 100 Trying to it (another process, with the same clock, answered first)."""
         local = f"{self.edge.public[0]}:{self.edge.public[1]}"
         for output in outputs:
             if isinstance(output, Send):
@@ -114,7 +119,7 @@ class EdgeThread:
                 except OSError as error:
                     self.emit("error", message=f"edge: sending to {output.to[0]}:{output.to[1]} failed: {error.strerror}")
             elif isinstance(output, Wire):
-                self.emit("sip", dir=output.direction, remote=f"{output.remote[0]}:{output.remote[1]}",
+                self.emit("sip", t=at, dir=output.direction, remote=f"{output.remote[0]}:{output.remote[1]}",
                           local=local, text=output.text)
             elif isinstance(output, Decided):
                 self.emit("decision", sip_call_id=output.call_id, src=f"{output.source[0]}:{output.source[1]}",

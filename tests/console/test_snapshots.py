@@ -126,3 +126,26 @@ def test_firewall_drops_rtp_from_a_sip_only_rule(snap_compare, db_path):
 
     prepare(db_path, sip_only_for_gateway_2)
     assert snap_compare(console(db_path, "inbound_ok"), press=["f"])
+
+
+def test_calls_search(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path, "inbound_ok", "inbound_unassigned", "inbound_failover"),
+                        press=["c", "slash", *"failed"], terminal_size=(100, 30))
+
+
+def test_calls_linked_legs_of_a_failover(snap_compare, db_path):
+    """The A leg and both B legs, in the list and on the ladder; the B1 row picked: the ladder
+    on that leg's first INVITE, to an endpoint address nothing answers at."""
+    prepare(db_path)
+    assert snap_compare(console(db_path, "inbound_failover"), press=["c", "down"], terminal_size=(120, 36))
+
+
+def test_calls_dtmf_hold_and_early_media_in_clock_time(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path, "inbound_dtmf_hold"), press=["c", "m"], terminal_size=(120, 40))
+
+
+def test_calls_refused_with_its_warning(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path, "inbound_unassigned"), press=["c"], terminal_size=(100, 30))
