@@ -11,15 +11,17 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Input
 
 from sip.lab import Lab
 
 from . import messages
+from .widgets.inputs import FieldErrors
 from .widgets.status_bar import AgentStatusBar
 
 
-class LabScreen(Screen):
+class LabScreen(FieldErrors, Screen):
     BINDINGS = [("escape", "app.open('dashboard')", "Back")]
 
     @property
@@ -56,3 +58,14 @@ class LabScreen(Screen):
 
     def refresh_view(self) -> None:
         """Screens override: draw what they show from self.lab."""
+
+    def leave_field(self, field: Widget) -> None:
+        """esc in a text field: back to the screen's list (the first focusable widget that is
+        not a field), or to no focus at all, so the screen's keys work again."""
+        selector = self.AUTO_FOCUS if self.AUTO_FOCUS is not None else self.app.AUTO_FOCUS
+        if selector:
+            for widget in self.query(selector):
+                if widget.focusable and not isinstance(widget, Input):
+                    widget.focus()
+                    return
+        self.set_focus(None)

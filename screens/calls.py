@@ -16,11 +16,12 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from sip.calls import LabCall
 from sip.ladder import columns, rungs
-from sip.lab import PSTN_TEST_NUMBER, LabError
+from sip.lab import MAX_DIAL, PSTN_TEST_NUMBER, LabError, dial_string
+from store import StoreError, validate
 
 from . import messages
 from .base import LabScreen
-from .widgets.inputs import LabInput
+from .widgets.inputs import FieldErrors, LabInput, error_line
 from .widgets.ladder import LadderView, header
 
 PARTY_NAMES = {"pstn": "PSTN", "pbx": "PBX", "gateway": "GW"}
@@ -58,8 +59,9 @@ def audio_text(call: LabCall) -> Text:
     return text
 
 
-class PlaceCallScreen(ModalScreen[dict | None]):
-    """Inbound: the PSTN dials a number. Outbound: the PBX calls out with an auth method."""
+class PlaceCallScreen(FieldErrors, ModalScreen[dict | None]):
+    """Inbound: the PSTN dials a number. Outbound: the PBX calls out with an auth method.
+    What was typed is checked here: a refusal stays under its field, the dialog stays open."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
@@ -71,16 +73,21 @@ class PlaceCallScreen(ModalScreen[dict | None]):
         with Vertical(id="dialog"):
             if self.direction == "inbound":
                 yield Label("Inbound call: the PSTN dials your number", classes="title")
-                yield LabInput(self.numbers[0] if self.numbers else "", placeholder="number", id="to")
+                yield LabInput(self.numbers[0] if self.numbers else "", placeholder="number", id="to",
+                               max_length=MAX_DIAL)
+                yield error_line("to")
                 yield Select([("spread over the gateways", "")] + [(g, g) for g in self.gateways],
                              value="", allow_blank=False, id="via")
             else:
                 yield Label("Outbound call: your PBX calls the PSTN", classes="title")
-                yield LabInput(PSTN_TEST_NUMBER, placeholder="destination", id="to")
+                yield LabInput(PSTN_TEST_NUMBER, placeholder="destination", id="to", max_length=MAX_DIAL)
+                yield error_line("to")
                 yield Select([(f"IP-based (from {self.pbx_ip})", "ip"), ("Proxy authentication", "proxy"),
                               ("Header-based (token in clear text!)", "header")],
                              value="ip", allow_blank=False, id="auth")
-                yield LabInput(placeholder="VoIP token to send (blank: the real one)", password=True, id="token")
+                yield LabInput(placeholder="VoIP token to send (blank: the real one)", password=True, id="token",
+                               max_length=validate.MAX_CREDENTIAL)
+                yield error_line("token")
             with Horizontal(classes="buttons"):
                 yield Button("Call", variant="primary", id="call")
                 yield Button("Cancel", id="cancel")
@@ -96,11 +103,22 @@ class PlaceCallScreen(ModalScreen[dict | None]):
 
     def submit(self) -> None:
         values = {"direction": self.direction, "to": self.query_one("#to", Input).value}
+        try:
+            dial_string(values["to"])
+        except LabError as error:
+            self.show_error(str(error), "to")
+            return
+        self.show_error("", "to")
         if self.direction == "inbound":
             values["via"] = self.query_one("#via", Select).value or None
         else:
             values["auth"] = self.query_one("#auth", Select).value
-            values["token"] = self.query_one("#token", Input).value.strip() or None
+            token = self.query_one("#token", Input).value.strip()
+            try:
+                values["token"] = validate.credential(token, "voip_token") if token else None
+            except StoreError as error:
+                self.show_error(error.message, "token")
+                return
         self.dismiss(values)
 
 

@@ -780,7 +780,5 @@ class Store:
 
 
 def _valid_attributes(attributes: EndpointAttributes) -> EndpointAttributes:
-    restrictions = tuple(
-        validate.cidr(c, field="ip_restrictions") for c in attributes.ip_restrictions
-    )
+    restrictions = validate.ip_restrictions(attributes.ip_restrictions)
     return EndpointAttributes(bool(attributes.insecure_address), restrictions)

@@ -126,3 +126,13 @@ def test_firewall_drops_rtp_from_a_sip_only_rule(snap_compare, db_path):
 
     prepare(db_path, sip_only_for_gateway_2)
     assert snap_compare(console(db_path, "inbound_ok"), press=["f"])
+
+
+def test_the_call_dialog_keeps_its_error_under_the_field(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["c", "i", "ctrl+a", "ctrl+k", *"[b]x", "enter"])
+
+
+def test_the_system_gateway_says_why_its_token_keys_do_nothing(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["e", "g"])

@@ -52,6 +52,8 @@ REFUSALS = [
     ("empty endpoint name", lambda s, i: s.create_endpoint("  "), ValidationError, "name is required"),
     ("negative capacity", lambda s, i: s.create_endpoint("PBX 2", capacity=-1), ValidationError, "0 or more"),
     ("bad ip restriction", lambda s, i: s.update_endpoint(i["pbx"], attributes=EndpointAttributes(ip_restrictions=("127.0.0.0/8", "nope"))), ValidationError, "not an IPv4"),
+    ("restriction twice", lambda s, i: s.update_endpoint(i["pbx"], attributes=EndpointAttributes(ip_restrictions=("10.0.0.0/8", "10.0.0.0/8"))), ValidationError, "listed twice"),
+    ("too many restrictions", lambda s, i: s.update_endpoint(i["pbx"], attributes=EndpointAttributes(ip_restrictions=tuple(f"10.0.{n}.0/24" for n in range(17)))), ValidationError, "keep it to 16"),
     ("bad restriction on create", lambda s, i: s.create_endpoint("PBX 2", attributes=EndpointAttributes(ip_restrictions=("1.1.1.1",))), ValidationError, "public"),
     ("malformed phone number", lambda s, i: s.create_did("555-CALL-NOW"), ValidationError, "not a phone number"),
     ("too short phone number", lambda s, i: s.create_did("+1 202 555"), ValidationError, "not a valid number"),
