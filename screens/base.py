@@ -10,19 +10,22 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Header, Input
 
 from sip.lab import Lab
 
 from . import messages
+from .widgets.footer import LabFooter
 from .widgets.inputs import FieldErrors
 from .widgets.status_bar import AgentStatusBar
 
 
 class LabScreen(FieldErrors, Screen):
-    BINDINGS = [("escape", "app.open('dashboard')", "Back")]
+    # esc and ? first in the footer, so ? (which lists every key) is never cut off
+    BINDINGS = [("escape", "app.open('dashboard')", "Back"), Binding("question_mark", "app.help", "Help")]
 
     @property
     def lab(self) -> Lab:
@@ -35,7 +38,7 @@ class LabScreen(FieldErrors, Screen):
         yield Header(show_clock=False)
         yield from self.compose_body()
         yield AgentStatusBar(self.lab.agent_states)
-        yield Footer()
+        yield LabFooter()
 
     def on_mount(self) -> None:
         self.refresh_view()

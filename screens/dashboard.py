@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -31,7 +32,7 @@ def parties_text(account) -> Text:
 
 
 class DashboardScreen(LabScreen):
-    BINDINGS = []  # Home is the bottom of the stack: nothing to go back to
+    BINDINGS = [Binding("escape", "app.open('dashboard')", "", show=False)]  # Home: nothing to go back to
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="parties")

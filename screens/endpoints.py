@@ -64,13 +64,13 @@ def details_text(endpoint: Endpoint, revealed: bool) -> Text:
 
 
 class EndpointsScreen(LabScreen):
-    BINDINGS = [
-        Binding("r", "reveal_token", "Reveal"),
-        Binding("g", "regenerate_token", "Regenerate"),
-        Binding("i", "toggle_insecure", "insecure_address"),
-        Binding("a", "focus_add", "Add address"),
-        Binding("x", "focus_restrictions", "IP restrictions"),
-        Binding("p", "tab('numbers-tab')", "Assigned numbers"),
+    BINDINGS = [  # r, g and i are written beside what they change: the footer keeps its room for the others
+        Binding("r", "reveal_token", "Reveal the VoIP token", show=False),
+        Binding("g", "regenerate_token", "Regenerate the VoIP token", show=False),
+        Binding("i", "toggle_insecure", "Toggle insecure_address", show=False),
+        Binding("a", "focus_add", "Address"),
+        Binding("x", "focus_restrictions", "Restrictions"),
+        Binding("p", "tab('numbers-tab')", "Numbers"),
         Binding("s", "tab('details-tab')", "Details"),
     ]
 

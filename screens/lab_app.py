@@ -35,7 +35,8 @@ from .help import HelpScreen, keys_of
 from .registry import BY_NAME, SCREENS, entry_of
 
 EngineFactory = Callable[[Store], Lab]
-QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # a kill, a closed terminal: quit as Ctrl+Q does
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+SCREEN_KEYS = Binding.Group("screens", compact=True)  # a kill, a closed terminal: quit as Ctrl+Q does
 
 
 class TrunkLabApp(App):
@@ -45,12 +46,14 @@ class TrunkLabApp(App):
     COMMANDS = App.COMMANDS | {LabCommands}
     MODES = {entry.name: entry.screen for entry in SCREENS}
     REGISTRY = SCREENS
+    # The footer shows the screen's keys first (esc, ? and its own), then these: the screens'
+    # keys as one group, their names being on Home's menu and under ?. Quit is listed under ?
+    # only: ctrl+c quits too, which is what a terminal user tries first.
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),  # what a terminal user tries first
-        Binding("question_mark", "help", "Help"),
-        *(Binding(entry.key, f"open('{entry.name}')", entry.label) for entry in SCREENS),
         Binding("k", "run_checklist", "Checklist"),
+        *(Binding(entry.key, f"open('{entry.name}')", entry.label, group=SCREEN_KEYS) for entry in SCREENS),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
