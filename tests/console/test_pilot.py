@@ -214,7 +214,10 @@ async def test_an_exercise_from_start_to_fixed_with_real_calls(tmp_path):
     app = await live_console(db)
     async with app.run_test(size=(100, 30)) as pilot:
         assert await settle(pilot, lambda: agents_up(app), 200)
-        await pilot.press("w", "end", "s")
+        await pilot.press("w")
+        await pilot.pause(0.2)
+        app.screen.select("stale_voip_token")
+        await pilot.press("s")
         await pilot.pause(0.2)
         await pilot.press("enter")  # confirm: the account is reset, then broken
         assert await settle(pilot, lambda: app.exercise == "stale_voip_token", 100)
@@ -224,9 +227,12 @@ async def test_an_exercise_from_start_to_fixed_with_real_calls(tmp_path):
         assert await settle(pilot, lambda: screen.progress.get("stale_voip_token") is not None
                             and screen.progress["stale_voip_token"].checks == 1, 400)
         progress = screen.progress["stale_voip_token"]
-        assert progress.hints_shown == 1 and not progress.solved
+        assert progress.hints_shown == 0 and not progress.solved
         assert "401 Unauthorized" in progress.failing_ladder
-        assert "Hint 1" in shown_text(screen.query_one("#exercise"))
+        assert "fix:   shown once you ask for a hint (h)" in shown_text(screen.query_one("#exercise"))
+        await pilot.press("h")
+        assert await settle(pilot, lambda: "Hint 1" in shown_text(screen.query_one("#exercise")))
+        assert "fix:   PBX settings -> VoIP token" in shown_text(screen.query_one("#exercise"))
         await pilot.press("b", "u")  # PBX settings: copy the portal's current token
         assert await settle(pilot, lambda: app.account.pbx_trunk.voip_token == app.account.pbx_endpoint().voip_token)
         await pilot.press("w")

@@ -94,9 +94,22 @@ def test_exercises_list(snap_compare, db_path):
     assert snap_compare(console(db_path), press=["w"])
 
 
-def test_exercise_running_with_one_hint(snap_compare, db_path):
+def test_exercise_checked_in_trainee_mode(snap_compare, db_path):
+    """One check failed, no hint asked for: each failing item's symptom and cause, no fix."""
     prepare(db_path, exercise_checked("stale_voip_token", "outbound_wrong_token"))
     assert snap_compare(console(db_path), press=["w"])
+
+
+def test_exercise_running_with_one_hint(snap_compare, db_path):
+    """A hint asked for: it shows, and so do the failing items' fixes."""
+    prepare(db_path, exercise_checked("stale_voip_token", "outbound_wrong_token", hints=1))
+    assert snap_compare(console(db_path), press=["w"])
+
+
+def test_home_checklist_in_trainee_mode(snap_compare, db_path):
+    """An exercise under way: Home's checklist keeps the fix back too, until a hint."""
+    prepare(db_path, exercise_checked("gateway_missing_from_firewall", "inbound_ok", "inbound_firewall_drop"))
+    assert snap_compare(console(db_path, "inbound_ok", "inbound_firewall_drop"))
 
 
 def test_exercise_solved(snap_compare, db_path):
