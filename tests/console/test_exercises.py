@@ -38,6 +38,13 @@ def checks_answer(app, *recordings: str) -> None:
     app.lab.wait_until_idle = idle
 
 
+async def check_once(pilot, app, name: str, *recordings: str) -> None:
+    """On Exercises: Check my fix (v), answered by these recorded calls, and wait for it."""
+    checks_answer(app, *recordings)
+    await pilot.press("v")
+    assert await settle(pilot, lambda: app.lab.progress[name].checks == 1)
+
+
 def detail(app) -> str:
     return shown_text(app.screen.query_one("#exercise"))
 
@@ -69,9 +76,7 @@ async def test_check_my_fix_says_its_outcome_on_the_status_line_not_in_toasts(db
     app = console(db_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("w")
-        checks_answer(app, "inbound_ok", "outbound_wrong_token")
-        await pilot.press("v")
-        assert await settle(pilot, lambda: app.lab.progress["stale_voip_token"].checks == 1)
+        await check_once(pilot, app, "stale_voip_token", "inbound_ok", "outbound_wrong_token")
         await pilot.pause(0.1)
         assert not app._notifications  # nothing over the results
         assert "Not yet: 2 of 4 items fail" in status(app)
@@ -92,9 +97,7 @@ async def test_a_hint_is_asked_for_after_a_check_and_then_the_fix_shows(db_path)
         await pilot.pause(0.1)
         assert "Check your fix first (v)" in status(app)
         assert app.lab.progress["stale_voip_token"].hints_shown == 0
-        checks_answer(app, "inbound_ok", "outbound_wrong_token")
-        await pilot.press("v")
-        assert await settle(pilot, lambda: app.lab.progress["stale_voip_token"].checks == 1)
+        await check_once(pilot, app, "stale_voip_token", "inbound_ok", "outbound_wrong_token")
         await pilot.press("h")
         assert await settle(pilot, lambda: app.lab.progress["stale_voip_token"].hints_shown == 1)
         await pilot.pause(0.1)
@@ -111,9 +114,7 @@ async def test_a_hint_is_about_what_still_fails(db_path):
     app = console(db_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("w")
-        checks_answer(app, "inbound_ok", "outbound_wrong_token")
-        await pilot.press("v")
-        assert await settle(pilot, lambda: app.lab.progress["gateway_missing_from_firewall"].checks == 1)
+        await check_once(pilot, app, "gateway_missing_from_firewall", "inbound_ok", "outbound_wrong_token")
         await pilot.press("h")
         assert await settle(pilot, lambda: app.lab.progress["gateway_missing_from_firewall"].hints_shown == 1)
         given = app.lab.progress["gateway_missing_from_firewall"].hints[0]

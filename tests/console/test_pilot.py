@@ -76,15 +76,19 @@ async def test_after_adding_a_rule_the_next_one_is_typed_not_taken_for_keys(db_p
             ("127.0.0.11/32", "sip"), ("127.0.0.12/32", "any")]
 
 
-async def test_a_rule_with_a_word_too_many_is_refused_not_cut_short(db_path):
+@pytest.mark.parametrize(("typed", "reason"), [
+    ("127.0.0.5 sip extra", "'extra' is one word too many"),  # was saved, "extra" dropped
+    ("[/]", "'[/]' is not an IPv4 address"),  # text, not markup
+])
+async def test_a_typed_rule_is_refused_whole_and_kept_to_correct(db_path, typed, reason):
     await prepared(db_path)
     app = console(db_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f", "a", *"127.0.0.5 sip extra", "enter")
+        await pilot.press("f", "a", *typed, "enter")
         await pilot.pause(0.2)
-        assert "'extra' is one word too many" in str(app.screen.query_one("#error").render())
-        assert len(app.account.firewall_rules) == 2
-        assert app.screen.query_one("#add-rule").value == "127.0.0.5 sip extra"
+        assert reason in str(app.screen.query_one("#error").render())
+        assert len(app.account.firewall_rules) == 2 and app.is_running
+        assert app.screen.query_one("#add-rule").value == typed
 
 
 async def test_reveal_and_regenerate_the_token(db_path):
@@ -171,16 +175,6 @@ async def test_home_shows_edits_made_on_another_screen(db_path):
         await pilot.press("d")
         await pilot.pause(0.2)
         assert "1 allow rule" in parties()
-
-
-async def test_square_brackets_typed_by_a_user_are_text_not_markup(db_path):
-    await prepared(db_path)
-    app = console(db_path)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f", "a", *"[/]", "enter")
-        await pilot.pause(0.2)
-        assert "'[/]' is not an IPv4 address" in str(app.screen.query_one("#error").render())
-        assert app.is_running
 
 
 async def test_palette_actions_land_on_a_ready_screen(db_path):
@@ -319,6 +313,16 @@ async def test_every_typed_field_has_a_length_limit_and_says_so(db_path):
                 app.screen.show_error()
 
 
+async def call_dialog(pilot, app, key: str):
+    """Calls, then i (inbound) or o (outbound): the dialog on top."""
+    from screens.calls import PlaceCallScreen
+
+    await pilot.press("c", key)
+    await pilot.pause(0.1)
+    assert isinstance(app.screen, PlaceCallScreen)
+    return app.screen
+
+
 @pytest.mark.parametrize(("typed", "reason"), [
     ("", "neither a phone number"),
     ("[/]", "'[/]' is neither a phone number"),
@@ -326,15 +330,10 @@ async def test_every_typed_field_has_a_length_limit_and_says_so(db_path):
 ])
 async def test_the_call_dialog_keeps_a_refusal_under_its_field_and_stays_open(db_path, typed, reason):
     """Empty or markup input used to close the dialog with a toast."""
-    from screens.calls import PlaceCallScreen
-
     await prepared(db_path)
     app = console(db_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("c", "i")
-        await pilot.pause(0.1)
-        dialog = app.screen
-        assert isinstance(dialog, PlaceCallScreen)
+        dialog = await call_dialog(pilot, app, "i")
         calls = len(app.lab.book.calls)
         await pilot.press("ctrl+a", "ctrl+k", *typed, "enter")
         await pilot.pause(0.1)
@@ -347,17 +346,13 @@ async def test_the_call_dialog_keeps_a_refusal_under_its_field_and_stays_open(db
 
 
 async def test_the_outbound_dialog_refuses_a_token_no_sip_header_can_carry(db_path):
-    from screens.calls import PlaceCallScreen
-
     await prepared(db_path)
     app = console(db_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("c", "o")
-        await pilot.pause(0.1)
-        dialog = app.screen
+        dialog = await call_dialog(pilot, app, "o")
         dialog.query_one("#token").focus()
         await pilot.press(*"two words", "enter")
         await pilot.pause(0.1)
-        assert isinstance(app.screen, PlaceCallScreen)
+        assert app.screen is dialog
         assert "has spaces, quotes or separators" in str(dialog.query_one("#token-error").render())
         assert str(dialog.query_one("#to-error").render()).strip() == ""
