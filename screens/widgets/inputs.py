@@ -18,7 +18,9 @@ from textual.widgets import Input, Static
 
 
 class LabInput(Input):
-    BINDINGS = [Binding("escape", "leave", "Leave the field", show=False)]
+    # While a field has the focus it takes the letters, so the screen's keys are not in the
+    # footer: these two are, so nobody is left without a way out.
+    BINDINGS = [Binding("enter", "submit", "Submit"), Binding("escape", "leave", "Leave the field")]
 
     class Refused(Message):
         """A key press or paste the field did not take, and why."""

@@ -69,6 +69,9 @@ async def test_after_adding_a_rule_the_next_one_is_typed_not_taken_for_keys(db_p
         assert await settle(pilot, lambda: len(app.account.firewall_rules) == 3)
         field = app.screen.query_one("#add-rule")
         assert app.screen.focused is field and field.value == ""
+        await pilot.pause(0.1)
+        footer = [k.key for k in app.screen.query("LabFooter FooterKey")]
+        assert "escape" in footer and "enter" in footer  # the way out is shown while the field types
         await pilot.press(*"127.0.0.12 any", "enter")
         assert await settle(pilot, lambda: len(app.account.firewall_rules) == 4)
         assert app.screen.__class__.__name__ == "FirewallScreen"
