@@ -346,8 +346,8 @@ async def cmd_scenario(args: argparse.Namespace) -> int:
     from store import scenario as scenarios
 
     if args.action == "list":
-        for item in scenarios.library():
-            print(f"{item.name:<32} {item.title}")
+        for item in scenarios.library():  # easiest first
+            print(f"{item.name:<32} {item.difficulty_word:<7} {item.title}")
         return 0
     if not args.name:
         print(f"trunklab: scenario {args.action} needs a name (see: scenario list)", file=sys.stderr)
@@ -369,10 +369,11 @@ async def _scenario_report(args: argparse.Namespace, chosen) -> int:
 
     async with await open_store(args) as store:
         progress = (await store.exercise_progress()).get(chosen.name)
+        account = await store.account()
     if progress is None:
         print(f"trunklab: the exercise {chosen.name} has not been started in this lab", file=sys.stderr)
         return 2
-    text = report_markdown(chosen, progress)
+    text = report_markdown(chosen, progress, account)
     if args.out:
         with open(args.out, "w") as out:
             out.write(text)

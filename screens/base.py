@@ -10,17 +10,22 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widget import Widget
+from textual.widgets import Header, Input
 
 from sip.lab import Lab
 
 from . import messages
+from .widgets.footer import LabFooter
+from .widgets.inputs import FieldErrors
 from .widgets.status_bar import AgentStatusBar
 
 
-class LabScreen(Screen):
-    BINDINGS = [("escape", "app.open('dashboard')", "Back")]
+class LabScreen(FieldErrors, Screen):
+    # esc and ? first in the footer, so ? (which lists every key) is never cut off
+    BINDINGS = [("escape", "app.open('dashboard')", "Back"), Binding("question_mark", "app.help", "Help")]
 
     @property
     def lab(self) -> Lab:
@@ -33,7 +38,7 @@ class LabScreen(Screen):
         yield Header(show_clock=False)
         yield from self.compose_body()
         yield AgentStatusBar(self.lab.agent_states)
-        yield Footer()
+        yield LabFooter()
 
     def on_mount(self) -> None:
         self.refresh_view()
@@ -56,3 +61,14 @@ class LabScreen(Screen):
 
     def refresh_view(self) -> None:
         """Screens override: draw what they show from self.lab."""
+
+    def leave_field(self, field: Widget) -> None:
+        """esc in a text field: back to the screen's list (the first focusable widget that is
+        not a field), or to no focus at all, so the screen's keys work again."""
+        selector = self.AUTO_FOCUS if self.AUTO_FOCUS is not None else self.app.AUTO_FOCUS
+        if selector:
+            for widget in self.query(selector):
+                if widget.focusable and not isinstance(widget, Input):
+                    widget.focus()
+                    return
+        self.set_focus(None)

@@ -22,12 +22,13 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from sip.calls import LabCall
 from sip.ladder import Column, Ladder, Rung, columns
-from sip.lab import PSTN_TEST_NUMBER, LabError
+from sip.lab import MAX_DIAL, MAX_DTMF_DIGITS, PSTN_TEST_NUMBER, LabError, call_options, dial_string
+from store import StoreError, validate
 
 from . import messages
 from .base import LabScreen
 from .widgets.call_list import COLUMNS, CallTable, call_row, leg_rows, matches, on_hold, ref_of, row_key
-from .widgets.inputs import LabInput
+from .widgets.inputs import FieldErrors, LabInput, error_line
 from .widgets.ladder import LadderView, clock, leg_style, short_column
 
 _FILE_NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-_.")
@@ -132,8 +133,9 @@ def notes_text(call: LabCall, ladder: Ladder | None) -> Text:
     return text
 
 
-class PlaceCallScreen(ModalScreen[dict | None]):
-    """Inbound: the PSTN dials a number. Outbound: the PBX calls out with an auth method."""
+class PlaceCallScreen(FieldErrors, ModalScreen[dict | None]):
+    """Inbound: the PSTN dials a number. Outbound: the PBX calls out with an auth method.
+    What was typed is checked here: a refusal stays under its field, the dialog stays open."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
@@ -145,17 +147,24 @@ class PlaceCallScreen(ModalScreen[dict | None]):
         with Vertical(id="dialog"):
             if self.direction == "inbound":
                 yield Label("Inbound call: the PSTN dials your number", classes="title")
-                yield LabInput(self.numbers[0] if self.numbers else "", placeholder="number", id="to")
+                yield LabInput(self.numbers[0] if self.numbers else "", placeholder="number", id="to",
+                               max_length=MAX_DIAL)
+                yield error_line("to")
                 yield Select([("spread over the gateways", "")] + [(g, g) for g in self.gateways],
                              value="", allow_blank=False, id="via")
             else:
                 yield Label("Outbound call: your PBX calls the PSTN", classes="title")
-                yield LabInput(PSTN_TEST_NUMBER, placeholder="destination", id="to")
+                yield LabInput(PSTN_TEST_NUMBER, placeholder="destination", id="to", max_length=MAX_DIAL)
+                yield error_line("to")
                 yield Select([(f"IP-based (from {self.pbx_ip})", "ip"), ("Proxy authentication", "proxy"),
                               ("Header-based (token in clear text!)", "header")],
                              value="ip", allow_blank=False, id="auth")
-                yield LabInput(placeholder="VoIP token to send (blank: the real one)", password=True, id="token")
-            yield LabInput(placeholder="DTMF digits to send once answered (0-9 * # A-D)", id="dtmf", max_length=32)
+                yield LabInput(placeholder="VoIP token to send (blank: the real one)", password=True, id="token",
+                               max_length=validate.MAX_CREDENTIAL)
+                yield error_line("token")
+            yield LabInput(placeholder="DTMF digits to send once answered (0-9 * # A-D)", id="dtmf",
+                           max_length=MAX_DTMF_DIGITS)
+            yield error_line("dtmf")
             with Horizontal(classes="buttons"):
                 yield Button("Call", variant="primary", id="call")
                 yield Button("Cancel", id="cancel")
@@ -172,11 +181,28 @@ class PlaceCallScreen(ModalScreen[dict | None]):
     def submit(self) -> None:
         values = {"direction": self.direction, "to": self.query_one("#to", Input).value,
                   "dtmf": self.query_one("#dtmf", Input).value.strip()}
+        try:
+            dial_string(values["to"])
+        except LabError as error:
+            self.show_error(str(error), "to")
+            return
+        self.show_error("", "to")
+        try:
+            call_options(values["dtmf"], delayed_offer=False)
+        except LabError as error:
+            self.show_error(str(error), "dtmf")
+            return
+        self.show_error("", "dtmf")
         if self.direction == "inbound":
             values["via"] = self.query_one("#via", Select).value or None
         else:
             values["auth"] = self.query_one("#auth", Select).value
-            values["token"] = self.query_one("#token", Input).value.strip() or None
+            token = self.query_one("#token", Input).value.strip()
+            try:
+                values["token"] = validate.credential(token, "voip_token") if token else None
+            except StoreError as error:
+                self.show_error(error.message, "token")
+                return
         self.dismiss(values)
 
 

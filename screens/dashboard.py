@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -14,7 +15,8 @@ from .base import LabScreen
 from .widgets.checklist import ChecklistView
 
 def parties_text(account) -> Text:
-    """PSTN -> System Gateway -> PBX firewall -> PBX, with every address."""
+    """PSTN -> System Gateway -> PBX firewall -> PBX, with every address, in two lines that fit
+    80 columns in any lab's block (127.0.254.x included)."""
     pstn, pbx, roaming = account.party("pstn"), account.party("pbx"), account.party("pbx_roaming")
     gateways = ", ".join(a.ip for a in account.system_gateway.addresses)
     rules = len(account.firewall_rules)
@@ -22,16 +24,16 @@ def parties_text(account) -> Text:
     text.append(" PSTN ", style="bold reverse")
     text.append(f" {pstn.ip}  ──▶  ")
     text.append(" System Gateway ", style="bold reverse")
-    text.append(f" {gateways}  ──▶  ")
+    text.append(f" {gateways}  ──▶\n")
     text.append(" PBX firewall ", style="bold reverse")
-    text.append(f" {rules} allow rule{'s' if rules != 1 else ''}\n  ──▶  ")
+    text.append(f" {rules} allow rule{'s' if rules != 1 else ''}  ──▶  ")
     text.append(" PBX ", style="bold reverse")
-    text.append(f" {pbx.ip} (roaming {roaming.ip})")
+    text.append(f" {pbx.ip}, roaming {roaming.ip}")
     return text
 
 
 class DashboardScreen(LabScreen):
-    BINDINGS = []  # Home is the bottom of the stack: nothing to go back to
+    BINDINGS = [Binding("escape", "app.open('dashboard')", "", show=False)]  # Home: nothing to go back to
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="parties")
@@ -41,16 +43,27 @@ class DashboardScreen(LabScreen):
                 yield Static("CONFIGURE", classes="title")
                 yield OptionList(*menu, id="menu")
             with Vertical(id="checklist-box"):
-                yield Static(Text("Verification Checklist   k runs it"), classes="title")
-                yield ChecklistView(id="checklist")
+                yield Static(Text("Verification Checklist   k runs it"), classes="title", id="checklist-title")
+                with VerticalScroll(id="checklist-scroll"):  # four failing items do not fit 80x24
+                    yield ChecklistView(id="checklist")
 
     async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         await self.app.action_open(event.option.id)
 
     def refresh_view(self) -> None:
         self.query_one("#parties", Static).update(parties_text(self.lab.account))
-        self.query_one(ChecklistView).show(self.lab.checklist)
+        self.show_checklist(self.lab.checklist)
+
+    def show_checklist(self, items) -> None:
+        trainee = self.app.trainee_mode()
+        title = "Verification Checklist" + (" (exercise)" if trainee else "") + "   k runs it"
+        self.query_one("#checklist-title", Static).update(Text(title))
+        self.query_one(ChecklistView).show(items, show_fix=not trainee)
 
     @on(messages.ChecklistChanged)
     def _checklist_changed(self, message: messages.ChecklistChanged) -> None:
-        self.query_one(ChecklistView).show(list(message.event.items))
+        self.show_checklist(list(message.event.items))
+
+    @on(messages.ProgressChanged)
+    def _progress_changed(self) -> None:  # an exercise started or ended, a hint was asked for
+        self.show_checklist(self.lab.checklist)

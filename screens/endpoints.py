@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
-from store import StoreError
+from store import StoreError, validate
 from store.export import mask_token
 from store.records import Endpoint, EndpointAttributes
 from store.validate import display_phonenumber
@@ -64,13 +64,13 @@ def details_text(endpoint: Endpoint, revealed: bool) -> Text:
 
 
 class EndpointsScreen(LabScreen):
-    BINDINGS = [
-        Binding("r", "reveal_token", "Reveal"),
-        Binding("g", "regenerate_token", "Regenerate"),
-        Binding("i", "toggle_insecure", "insecure_address"),
-        Binding("a", "focus_add", "Add address"),
-        Binding("x", "focus_restrictions", "IP restrictions"),
-        Binding("p", "tab('numbers-tab')", "Assigned numbers"),
+    BINDINGS = [  # r, g and i are written beside what they change: the footer keeps its room for the others
+        Binding("r", "reveal_token", "Reveal the VoIP token", show=False),
+        Binding("g", "regenerate_token", "Regenerate the VoIP token", show=False),
+        Binding("i", "toggle_insecure", "Toggle insecure_address", show=False),
+        Binding("a", "focus_add", "Address"),
+        Binding("x", "focus_restrictions", "Restrictions"),
+        Binding("p", "tab('numbers-tab')", "Numbers"),
         Binding("s", "tab('details-tab')", "Details"),
     ]
 
@@ -87,8 +87,8 @@ class EndpointsScreen(LabScreen):
                 with TabPane("Endpoint Details", id="details-tab"):
                     with VerticalScroll():
                         yield Static(id="details")
-                        yield LabInput(id="add-address")
-                        yield LabInput(id="restrictions")
+                        yield LabInput(id="add-address", max_length=validate.MAX_ADDRESS + len(":65535"))
+                        yield LabInput(id="restrictions", max_length=validate.MAX_IP_RESTRICTIONS_TEXT)
                         yield Static(id="error", classes="error")
                 with TabPane("Assigned Phone Numbers", id="numbers-tab"):
                     yield Static(id="assigned")
@@ -121,6 +121,7 @@ class EndpointsScreen(LabScreen):
         self.show_selected()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.show_error()  # an error was about the endpoint selected before
         self.show_selected()
 
     def show_selected(self) -> None:
@@ -141,32 +142,39 @@ class EndpointsScreen(LabScreen):
         else:
             assigned.update(Text(EMPTY_TAB))
 
-    def _error(self, message: str = "") -> None:
-        self.query_one("#error", Static).update(Text(message))  # it may echo what was typed: no markup
+    def _editable(self, what: str) -> Endpoint | None:
+        """The selected endpoint, when `what` can be done to it; else say why not (the System
+        Gateway's keys used to do nothing at all, which looked like a broken key)."""
+        endpoint = self.selected
+        if endpoint is not None and endpoint.is_system_gateway:
+            self.show_error(f"{what}: not here. The System Gateway is system-generated and read-only (the "
+                            "carrier's side of the trunk). Select your own endpoint (down) for this.")
+            return None
+        return endpoint
 
     def action_reveal_token(self) -> None:
-        endpoint = self.selected
+        endpoint = self._editable("Reveal the VoIP token")
         if endpoint is None or endpoint.voip_token is None:
             return
         self.revealed ^= {endpoint.endpoint_sid}
         self.show_selected()
 
     async def action_regenerate_token(self) -> None:
-        endpoint = self.selected
+        endpoint = self._editable("Regenerate the VoIP token")
         if endpoint is None:
             return
         try:
             await self.app.store.regenerate_voip_token(endpoint.endpoint_sid)
         except StoreError as error:
-            self._error(error.message)
+            self.show_error(error.message)
             return
-        self._error()
+        self.show_error()
         self.revealed.discard(endpoint.endpoint_sid)  # a new secret starts hidden
         self.notify("New VoIP token issued: the old one now gets 401 Unauthorized. The PBX still sends the "
                     "old one until you update PBX settings (b)")
 
     async def action_toggle_insecure(self) -> None:
-        endpoint = self.selected
+        endpoint = self._editable("insecure_address")
         if endpoint is None:
             return
         # From the store, not the screen's copy: two quick presses must toggle twice.
@@ -175,19 +183,21 @@ class EndpointsScreen(LabScreen):
         try:
             await self.app.store.update_endpoint(endpoint.endpoint_sid, attributes=attributes)
         except StoreError as error:
-            self._error(error.message)
+            self.show_error(error.message)
 
     def action_tab(self, tab: str) -> None:
         self.query_one("#endpoint-tabs", TabbedContent).active = tab
 
     def action_focus_add(self) -> None:
-        self.query_one("#add-address", Input).focus()
+        if self._editable("Add an address") is not None:  # a hidden field would take the keys unseen
+            self.query_one("#add-address", Input).focus()
 
     def action_focus_restrictions(self) -> None:
-        endpoint = self.selected
+        endpoint = self._editable("IP restrictions")
+        if endpoint is None:
+            return
         field = self.query_one("#restrictions", Input)
-        if endpoint is not None:
-            field.value = ", ".join(endpoint.attributes.ip_restrictions)
+        field.value = ", ".join(endpoint.attributes.ip_restrictions)
         field.focus()
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -203,8 +213,8 @@ class EndpointsScreen(LabScreen):
                 ip, _, port = event.value.strip().partition(":")
                 await self.app.store.add_endpoint_address(endpoint.endpoint_sid, ip, port=port or 5060)
         except StoreError as error:
-            self._error(error.message)  # the input keeps what was typed, to correct it
+            self.show_error(error.message)  # the input keeps what was typed, to correct it
             return
-        self._error()
+        self.show_error()
         event.input.value = ""
         self.query_one("#endpoint-list", OptionList).focus()  # done: back to the list

@@ -1,15 +1,18 @@
-"""Workshop mode: the scenario library as exercises, with this lab's trainee's progress.
+"""Workshop mode: the scenario library as exercises, easiest first, with this lab's trainee's
+progress.
 
 Start an exercise (the scenario's broken trunk replaces the account), investigate with the
-normal screens, come back and "Check my fix" (v): the Verification Checklist runs for real, and
-either the exercise is solved or the next hint appears. Progress lives in the store; the lab
-reads it (whoever wrote it: this console, or `scenario load` on the command line) and this
-screen shows what the lab has.
+normal screens, come back and "Check my fix" (v): the Verification Checklist runs for real.
+Either the exercise is solved, or each failing item shows its symptom and cause (trainee mode:
+the fix only once a hint was asked for). `h` asks for a hint, chosen for what the last check
+found. Progress lives in the store; the lab reads it (whoever wrote it: this console, or
+`scenario load` on the command line) and this screen shows what the lab has.
+
+What happens is said on the status line at the top of the pane, not in toasts: toasts stacked
+over the results they announced.
 """
 
 from __future__ import annotations
-
-import time
 
 from rich.console import Group
 from rich.table import Table
@@ -22,53 +25,61 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from sip.exercise import judge, next_hint, report_markdown, status_word
+from sip.checklist import ChecklistItem
+from sip.exercise import hint_for, hints_given, judge, report_markdown, shows_fix, status_word
 from sip.lab import LabError
 from store import StoreError
 from store.records import ExerciseProgress
-from store.scenario import Scenario, library, load
+from store.scenario import DIFFICULTIES, Scenario, library, load
 
 from . import messages
 from .base import LabScreen
+from .widgets.checklist import checklist_table
 
 MARKS = {"not started": "  ", "solved": "✓ "}
 
 
-def detail_text(scenario: Scenario, progress: ExerciseProgress | None, running: bool) -> Text | Group:
-    text = Text()
-    text.append(scenario.title + "\n", style="bold")
-    text.append(status_word(progress, len(scenario.hints)) + ("   (the lab runs this one)" if running else "") + "\n\n",
-                style="grey62")
-    text.append(scenario.story + "\n\n")
-    text.append("Symptom  ", style="bold")
-    text.append(scenario.symptom + "\n")
-    text.append("Fixed when  ", style="bold")
-    text.append(scenario.fixed_when + "\n")
+def last_check(progress: ExerciseProgress) -> Table:
+    """The last check's items, in trainee mode: a failing one with its symptom and cause, and its
+    fix only once a hint was asked for."""
+    items = [ChecklistItem(row.title, row.status, row.symptom, row.cause, row.fix) for row in progress.checklist]
+    return checklist_table(items, show_fix=shows_fix(progress), no_fix="shown once you ask for a hint (h)")
+
+
+def detail_text(scenario: Scenario, progress: ExerciseProgress | None, running: bool) -> Group:
+    """What the trainee needs, in that order: where they stand, the hints, the last check, then
+    the story (the first thing to read before starting, the last once under way)."""
+    head = Text()
+    head.append(scenario.title + "\n", style="bold")
+    head.append(f"{scenario.difficulty_word}   {status_word(progress)}"
+                + ("   (the lab runs this one)" if running else ""), style="grey62")
+    story = Text()
+    story.append(scenario.story + "\n\n")
+    story.append("Symptom  ", style="bold")
+    story.append(scenario.symptom + "\n")
+    story.append("Fixed when  ", style="bold")
+    story.append(scenario.fixed_when)
     if progress is None:
-        text.append("\n[s] start: the account is reset, then broken this way", style="grey62")
-        return text
+        return Group(head, Text(), story, Text("\n[s] start: the account is reset, then broken this way",
+                                               style="grey62"))
+    parts: list = [head]
     if progress.solved:
-        text.append("\nFixed: all four checklist items pass. Well done.\n", style="bold green")
-        text.append("Lesson  ", style="bold")
-        text.append(scenario.lesson + "\n")
-    for number, hint in enumerate(scenario.hints[:progress.hints_shown], 1):
-        text.append(f"\nHint {number}  ", style="bold yellow")
-        text.append(hint)
-    if not progress.checklist:
-        text.append("\n\n[v] check my fix   [s] start over", style="grey62")
-        return text
-    text.append(f"\n\nLast check ({progress.checks} so far)", style="bold")
-    items = Table.grid(padding=(0, 1))
-    items.add_column(width=3, justify="right")
-    items.add_column(ratio=1)
-    for title, status, cause, _fix in progress.checklist:
-        mark, style = {"pass": ("✓", "green"), "fail": ("✗", "red")}.get(status, ("?", "grey62"))
-        line = Text(title)
-        if cause and status == "fail":
-            line.append(f"\n{cause}", style="grey62")  # wrapped under the title, not under the mark
-        items.add_row(Text(mark, style=style), line)
-    footer = Text("" if progress.solved else "\n[v] check my fix   [s] start over", style="grey62")
-    return Group(text, items, footer)
+        solved = Text("\n\nFixed: all four checklist items pass. Well done.\n", style="bold green")
+        solved.append("Lesson  ", style="bold")
+        solved.append(scenario.lesson, style="")
+        parts.append(solved)
+    hints = Text()
+    for number, hint in enumerate(hints_given(scenario, progress), 1):
+        hints.append(f"\nHint {number}  ", style="bold yellow")
+        hints.append(hint)
+    if hints:
+        parts.append(hints)
+    if progress.checklist:
+        parts += [Text(f"\nLast check ({progress.checks} so far)", style="bold"), last_check(progress)]
+    if not progress.solved:
+        parts.append(Text("\n[v] check my fix   [h] a hint   [s] start over", style="grey62"))
+    parts += [Text("\nThe story", style="bold underline"), story]
+    return Group(*parts)
 
 
 class ConfirmStart(ModalScreen[bool]):
@@ -91,20 +102,23 @@ class ExercisesScreen(LabScreen):
     BINDINGS = [
         Binding("s", "start", "Start"),
         Binding("v", "check", "Check my fix"),  # not c: c is Calls on every screen
+        Binding("h", "hint", "Hint"),
         Binding("r", "report", "Report"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.scenarios = library()
+        self.scenarios = {s.name: s for s in library()}  # easiest first
 
     def compose_body(self) -> ComposeResult:
         with Horizontal():
             with Vertical(id="exercise-list-box"):
-                yield Static("EXERCISES", classes="title")
+                yield Static("EXERCISES   easiest first", classes="title")
                 yield OptionList(id="exercise-list")
-            with VerticalScroll(id="exercise-box"):
-                yield Static(id="exercise")
+            with Vertical(id="exercise-pane"):
+                yield Static(id="exercise-status")
+                with VerticalScroll(id="exercise-box"):
+                    yield Static(id="exercise")
 
     @property
     def progress(self) -> dict[str, ExerciseProgress]:
@@ -112,22 +126,35 @@ class ExercisesScreen(LabScreen):
 
     def on_mount(self) -> None:
         latest = list(self.progress)[-1] if self.progress else None  # progress comes in start order
-        current = self.app.exercise or latest
-        names = [s.name for s in self.scenarios]
-        option_list = self.query_one(OptionList)
+        self.say()  # nothing said yet: the line takes no room
         self.refresh_view()
-        option_list.highlighted = names.index(current) if current in names else 0
-        option_list.focus()
+        self.select(self.app.exercise or latest)
+        self.query_one(OptionList).focus()
+
+    def say(self, message: str = "", style: str = "") -> None:
+        """The status line: what was just done, or why not (in place of a toast)."""
+        status = self.query_one("#exercise-status", Static)
+        status.update(Text(message, style=style))
+        status.display = bool(message)
 
     def refresh_view(self) -> None:
         option_list = self.query_one(OptionList)
-        keep = option_list.highlighted
+        keep = self.selected.name if option_list.option_count else None
         option_list.clear_options()
-        for scenario in self.scenarios:
-            word = status_word(self.progress.get(scenario.name), len(scenario.hints))
-            mark = MARKS.get(word, "… ")
-            option_list.add_option(Option(Text(f"{mark}{scenario.name}"), id=scenario.name))
-        option_list.highlighted = keep if keep is not None else 0
+        difficulty = None
+        for scenario in self.scenarios.values():
+            if scenario.difficulty != difficulty:  # a heading per difficulty
+                difficulty = scenario.difficulty
+                option_list.add_option(Option(Text(DIFFICULTIES[difficulty].upper(), style="bold grey62"),
+                                              disabled=True))
+            word = status_word(self.progress.get(scenario.name))
+            option_list.add_option(Option(Text(f"{MARKS.get(word, '… ')}{scenario.name}"), id=scenario.name))
+        self.select(keep)
+
+    def select(self, name: str | None) -> None:
+        option_list = self.query_one(OptionList)
+        names = [o.id for o in option_list.options]
+        option_list.highlighted = names.index(name) if name in names else 1  # 0 is a heading
         self.show_selected()
 
     @on(messages.ProgressChanged)
@@ -136,8 +163,10 @@ class ExercisesScreen(LabScreen):
 
     @property
     def selected(self) -> Scenario:
-        index = self.query_one(OptionList).highlighted or 0
-        return self.scenarios[index]
+        option_list = self.query_one(OptionList)
+        index = option_list.highlighted if option_list.highlighted is not None else 1
+        option = option_list.get_option_at_index(index)
+        return self.scenarios[option.id] if option.id else next(iter(self.scenarios.values()))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         self.show_selected()
@@ -154,7 +183,7 @@ class ExercisesScreen(LabScreen):
 
     def action_start(self) -> None:
         if self.app.checklist_running():  # starting resets the account under the check's calls
-            self.notify("A check is running: start the next exercise when it is done", severity="warning")
+            self.say("A check is running: start the next exercise when it is done.", "yellow")
             return
         scenario = self.selected
 
@@ -169,56 +198,67 @@ class ExercisesScreen(LabScreen):
             await load(self.app.store, scenario)
             await self.app.store.start_exercise(scenario.name, now=self.app.now())
         except StoreError as error:
-            self.notify(error.message, severity="error", markup=False)
+            self.say(error.message, "red")
             return
-        self.notify(f"Loaded: {scenario.title}. Investigate with the other screens, then come back and press v.")
+        self.say(f"Started: {scenario.title}. Investigate with the other screens, then come back and press v.")
 
     def action_check(self) -> None:
         name = self.app.exercise
         if name is None:
-            self.notify("Start an exercise first (s)", severity="warning")
-            return
-        if self.progress.get(name) is not None and self.progress[name].solved:
-            self.notify("This exercise is solved: start another one (s)")
+            self.say("Start an exercise first (s).", "yellow")
             return
         if not self.app.agents_ready():
             return
-        self.notify("Checking your fix: 2 inbound and 3 outbound calls, for real ...")
+        self.say("Checking your fix: 2 inbound and 3 outbound calls, for real ...", "yellow")
         self.app.run_worker(self._check(name), name="exercise check", group="checklist", exit_on_error=False)
 
     async def _check(self, name: str) -> None:
-        scenario = next(s for s in self.scenarios if s.name == name)
+        scenario = self.scenarios[name]
         lab = self.lab
         try:
             if not await lab.wait_until_idle(2.0):
-                self.notify("Waiting for calls the firewall broke to time out (up to 32 s) ...")
+                self.say("Waiting for calls the firewall broke to time out (up to 32 s) ...", "yellow")
                 await lab.wait_until_idle(40.0)
             items, calls = await lab.run_checklist()
         except LabError as error:
-            self.notify(f"The check could not run: {error}", severity="error", markup=False)
+            self.say(f"The check could not run: {error}", "red")
             return
         outcome = judge(items, calls, lab.account)
-        progress = await self.app.store.record_check(
-            name, passed=outcome.passed, checklist=outcome.checklist, ladder=outcome.ladder,
-            now=self.app.now(), max_hints=len(scenario.hints))
+        await self.app.store.record_check(name, passed=outcome.passed, checklist=outcome.checklist,
+                                          ladder=outcome.ladder, now=self.app.now())
         if outcome.passed:
-            self.notify(f"Fixed! {scenario.lesson}", timeout=15)
+            self.say(f"Fixed! {scenario.lesson}", "bold green")
         else:
-            self.notify(f"Not yet. Hint {progress.hints_shown}: {next_hint(scenario, progress)}",
-                        severity="warning", timeout=15, markup=False)
+            failing = sum(row.status != "pass" for row in outcome.checklist)
+            self.say(f"Not yet: {failing} of {len(outcome.checklist)} items fail. Read their symptom and cause "
+                     "below; h gives a hint.", "yellow")
+
+    async def action_hint(self) -> None:
+        scenario = self.selected
+        progress = self.progress.get(scenario.name)
+        choice = hint_for(scenario, progress)
+        if choice.text is None:
+            self.say(choice.why_none, "yellow")
+            return
+        try:
+            progress = await self.app.store.give_hint(scenario.name, choice.text)
+        except StoreError as error:
+            self.say(error.message, "red")
+            return
+        self.say(f"Hint {progress.hints_shown} below; the failing items now show their fix.")
 
     async def action_report(self) -> None:
         scenario = self.selected
         progress = self.progress.get(scenario.name)
         if progress is None:
-            self.notify("Nothing to report yet: start this exercise first (s)", severity="warning")
+            self.say("Nothing to report yet: start this exercise first (s).", "yellow")
             return
         folder = self.app.exports_folder()
         path = folder / f"exercise-{scenario.name}.md"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            path.write_text(report_markdown(scenario, progress))
+            path.write_text(report_markdown(scenario, progress, self.lab.account))
         except OSError as error:
-            self.notify(f"Could not write the report: {error}", severity="error", markup=False)
+            self.say(f"Could not write the report: {error}", "red")
             return
-        self.notify(f"Report written: {path}", markup=False, timeout=10)
+        self.say(f"Report written: {path}")

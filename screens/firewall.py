@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Input, Static
 
 from sip.calls import Drop, RtpDrop
-from store import StoreError
+from store import StoreError, validate
 
 from . import messages
 from .base import LabScreen
@@ -41,7 +41,7 @@ class FirewallScreen(LabScreen):
         with Vertical():
             yield Static("PBX FIREWALL   allow rules, in order; everything else is dropped", classes="title")
             yield DataTable(id="rules", cursor_type="row")
-            yield LabInput(id="add-rule")
+            yield LabInput(id="add-rule", max_length=validate.MAX_RULE_TEXT)
             yield Static(id="error", classes="error")
             yield Static("RECENT DROPS", classes="title")
             yield Static(id="drops")
@@ -84,7 +84,7 @@ class FirewallScreen(LabScreen):
         try:
             await self.app.store.remove_firewall_rule(rule.rule_id)
         except StoreError as error:
-            self.query_one("#error", Static).update(Text(error.message))
+            self.show_error(error.message)
             return
         self.notify(f"Removed: allow {rule.cidr} ({rule.protocol})")
 
@@ -92,14 +92,14 @@ class FirewallScreen(LabScreen):
         self.query_one("#add-rule", Input).focus()
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
-        words = event.value.split()
-        cidr = words[0] if words else ""
-        protocol = words[1] if len(words) > 1 else "any"
         try:
-            await self.app.store.add_firewall_rule(cidr, protocol=protocol, note="added in the console")
+            cidr, protocol = validate.firewall_rule(event.value)
+            rule = await self.app.store.add_firewall_rule(cidr, protocol=protocol, note="added in the console")
         except StoreError as error:
-            self.query_one("#error", Static).update(Text(error.message))  # what was typed stays, to correct
+            self.show_error(error.message)  # what was typed stays, to correct
             return
-        self.query_one("#error", Static).update("")
+        # The field stays focused, empty, for the next rule: had focus gone back to the table,
+        # the next rule typed would have fired the screen's keys (n of "any": Numbers).
         event.input.value = ""
-        self.query_one(DataTable).focus()  # done: back to the list
+        self.show_error()
+        self.notify(f"Added: allow {rule.protocol} from {rule.cidr}. Type another rule, or esc for the list.")

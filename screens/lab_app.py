@@ -26,6 +26,7 @@ from textual.binding import Binding
 
 from sip.checklist import ChecklistItem
 from sip.events import EngineEvent
+from sip.exercise import shows_fix
 from sip.lab import Lab, LabError
 from store import Account, Store
 
@@ -35,7 +36,8 @@ from .help import HelpScreen, keys_of
 from .registry import BY_NAME, SCREENS, entry_of
 
 EngineFactory = Callable[[Store], Lab]
-QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # a kill, a closed terminal: quit as Ctrl+Q does
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+SCREEN_KEYS = Binding.Group("screens", compact=True)  # a kill, a closed terminal: quit as Ctrl+Q does
 
 
 class TrunkLabApp(App):
@@ -45,12 +47,14 @@ class TrunkLabApp(App):
     COMMANDS = App.COMMANDS | {LabCommands}
     MODES = {entry.name: entry.screen for entry in SCREENS}
     REGISTRY = SCREENS
+    # The footer shows the screen's keys first (esc, ? and its own), then these: the screens'
+    # keys as one group, their names being on Home's menu and under ?. Quit is listed under ?
+    # only: ctrl+c quits too, which is what a terminal user tries first.
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),  # what a terminal user tries first
-        Binding("question_mark", "help", "Help"),
-        *(Binding(entry.key, f"open('{entry.name}')", entry.label) for entry in SCREENS),
         Binding("k", "run_checklist", "Checklist"),
+        *(Binding(entry.key, f"open('{entry.name}')", entry.label, group=SCREEN_KEYS) for entry in SCREENS),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -86,6 +90,12 @@ class TrunkLabApp(App):
     @property
     def exercise(self) -> str | None:
         return self.lab.exercise
+
+    def trainee_mode(self) -> bool:
+        """An exercise is under way and no hint was asked for yet: the checklist shows each
+        failing item's symptom and cause, not its fix (sip.exercise.shows_fix)."""
+        exercise = self.lab.exercise if self.lab is not None else None
+        return exercise is not None and not shows_fix(self.lab.progress.get(exercise))
 
     @property
     def engine_error(self) -> str:
@@ -180,8 +190,12 @@ class TrunkLabApp(App):
     async def action_run_checklist(self) -> None:
         if not self.agents_ready():
             return
-        self.notify("Running the Verification Checklist: 2 inbound and 3 outbound calls ...")
+        if not self._checklist_on_screen():  # Home shows it running: no toast over it
+            self.notify("Running the Verification Checklist: 2 inbound and 3 outbound calls ...", timeout=4)
         self.run_worker(self._checklist(), name="checklist", group="checklist", exit_on_error=False)
+
+    def _checklist_on_screen(self) -> bool:
+        return entry_of(self.screen) is BY_NAME["dashboard"]
 
     async def _checklist(self) -> None:
         try:
@@ -189,8 +203,10 @@ class TrunkLabApp(App):
         except LabError as error:
             self.notify(f"The checklist could not run: {error}", severity="error", markup=False)
             return
+        if self._checklist_on_screen():  # the results are there: a toast would only cover them
+            return
         passed = all(i.passed for i in items)
-        self.notify("Checklist: all four items pass" if passed else "Checklist: some items fail — see the causes",
+        self.notify("Checklist: all four items pass" if passed else "Checklist: some items fail: Home (d) shows why",
                     severity="information" if passed else "warning")
 
     async def action_quit(self) -> None:

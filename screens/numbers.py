@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
-from store import StoreError
+from store import StoreError, validate
 from store.records import Did
 from store.validate import display_phonenumber
 
@@ -56,7 +56,8 @@ class PhoneNumbersScreen(LabScreen):
         with Vertical():
             yield Static(Text("PHONE NUMBERS   select a number, enter: Edit, choose the trunk group, Save"), classes="title")
             yield DataTable(id="numbers", cursor_type="row")
-            yield LabInput(placeholder="add a number: +1 202 555 0142, enter", id="add-number")
+            yield LabInput(placeholder="add a number: +1 202 555 0142, enter", id="add-number",
+                           max_length=validate.MAX_PHONE_TEXT)
             yield Static(id="error", classes="error")
 
     def on_mount(self) -> None:
@@ -89,7 +90,7 @@ class PhoneNumbersScreen(LabScreen):
             try:
                 await self.app.store.assign_did(did.did_sid, group_sid or None)
             except StoreError as error:
-                self.query_one("#error", Static).update(Text(error.message))
+                self.show_error(error.message)
                 return
             self.notify(f"{display_phonenumber(did.phonenumber)} saved")
 
@@ -105,8 +106,8 @@ class PhoneNumbersScreen(LabScreen):
         try:
             await self.app.store.create_did(event.value)
         except StoreError as error:
-            self.query_one("#error", Static).update(Text(error.message))
+            self.show_error(error.message)
             return
-        self.query_one("#error", Static).update("")
+        self.show_error()
         event.input.value = ""
         self.query_one(DataTable).focus()  # done: back to the list

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Grid, VerticalScroll
 from textual.widgets import Input, Label, Static
 
-from store import StoreError
+from store import StoreError, validate
 from store.records import CARRIER_CODECS, CODEC_CHOICES, PbxTrunk
 
 from . import messages
@@ -22,12 +22,14 @@ from .base import LabScreen
 from .endpoints import HEADER_AUTH_NOTE
 from .widgets.inputs import LabInput
 
-FIELDS = (  # (input id, label, what it is for)
-    ("endpoint_sid", "endpoint SID", "digest username and X-Auth-EndpointSid"),
-    ("voip_token", "VoIP token", "digest password and X-Auth-VoipToken"),
-    ("source_port", "source port", "the UDP port IP-authenticated INVITEs leave from"),
-    ("codecs", "codecs", f"in order of preference; choose from {', '.join(CODEC_CHOICES)}"),
+FIELDS = (  # (input id, label, what it is for, the longest value it takes)
+    ("endpoint_sid", "endpoint SID", "digest username and X-Auth-EndpointSid", validate.MAX_CREDENTIAL),
+    ("voip_token", "VoIP token", "digest password and X-Auth-VoipToken", validate.MAX_CREDENTIAL),
+    ("source_port", "source port", "the UDP port IP-authenticated INVITEs leave from", len("65535")),
+    ("codecs", "codecs", f"in order of preference; choose from {', '.join(CODEC_CHOICES)}",
+     len(", ".join(CODEC_CHOICES)) + 8),
 )
+LABELS = {field: label for field, label, *_ in FIELDS}
 
 
 def status_text(trunk: PbxTrunk, portal_sid: str | None, portal_token: str | None, pbx_ip: str,
@@ -57,6 +59,10 @@ def status_text(trunk: PbxTrunk, portal_sid: str | None, portal_token: str | Non
 
 
 class PbxScreen(LabScreen):
+    """Each field is saved by enter, or when the trainee leaves it (tab, a click, another
+    screen); a refused value stays in its field with the reason, and esc puts back the saved
+    value. (A field left without enter used to lose its edit without a word.)"""
+
     AUTO_FOCUS = ""  # no field focused at first: the screen's keys work; tab reaches the fields
     BINDINGS = [
         Binding("r", "reveal_token", "Reveal"),
@@ -67,61 +73,95 @@ class PbxScreen(LabScreen):
     def __init__(self) -> None:
         super().__init__()
         self.revealed = False
+        self.refused: set[str] = set()  # fields holding a value the store refused: kept, to correct
+        self.newer_trunk: PbxTrunk | None = None  # what a save returned, until the lab's account has it
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="pbx-box"):
             yield Static("PBX SETTINGS   typed into the customer's PBX, not the carrier portal", classes="title")
             with Grid(id="pbx-fields"):
-                for field, label, help_text in FIELDS:
+                for field, label, help_text, longest in FIELDS:
                     yield Label(label)
-                    yield LabInput(id=field, placeholder=help_text, password=field == "voip_token")
+                    yield LabInput(id=field, placeholder=help_text, password=field == "voip_token",
+                                   max_length=longest)
             yield Static(id="error", classes="error")
             yield Static(id="pbx-status")
 
     def on_screen_suspend(self) -> None:
         self.revealed = False  # the token is shown only while its screen is
+        if isinstance(self.focused, Input):  # left for another screen with a field half-edited
+            self.run_worker(self._save_field(self.focused), group="pbx-save")
 
     @property
     def trunk(self) -> PbxTrunk | None:
-        return self.lab.account.pbx_trunk
+        return self.newer_trunk or self.lab.account.pbx_trunk
+
+    @on(messages.AccountChanged)
+    def _lab_caught_up(self) -> None:
+        self.newer_trunk = None  # the lab's account now holds this screen's saves (and any other writer's)
+        self.refresh_view()
+
+    def saved_text(self, field: str) -> str:
+        """The stored value of a field, as the field shows it."""
+        trunk = self.trunk
+        if trunk is None:
+            return ""
+        return {"endpoint_sid": trunk.endpoint_sid, "voip_token": trunk.voip_token,
+                "source_port": str(trunk.source_port), "codecs": ", ".join(trunk.codecs)}[field]
 
     def refresh_view(self) -> None:
         trunk, endpoint, pbx = self.trunk, self.lab.account.pbx_endpoint(), self.lab.account.party("pbx")
         if trunk is None:
             self.query_one("#pbx-status", Static).update("This database has no PBX settings.")
             return
-        values = {"endpoint_sid": trunk.endpoint_sid, "voip_token": trunk.voip_token,
-                  "source_port": str(trunk.source_port), "codecs": ", ".join(trunk.codecs)}
-        for field, value in values.items():
+        for field, *_ in FIELDS:
             field_input = self.query_one(f"#{field}", Input)
-            if not field_input.has_focus:  # never overwrite what the trainee is typing
-                field_input.value = value
+            if not field_input.has_focus and field not in self.refused:  # never overwrite what was typed
+                field_input.value = self.saved_text(field)
         self.query_one("#voip_token", Input).password = not self.revealed
         self.query_one("#pbx-status", Static).update(status_text(
             trunk, endpoint.endpoint_sid if endpoint else None, endpoint.voip_token if endpoint else None,
             pbx.ip if pbx else "?", self.lab.pbx_source_port))
 
-    def _error(self, message: str = "") -> None:
-        self.query_one("#error", Static).update(Text(message))  # may echo what was typed: no markup
-
     async def _save(self, **changes) -> bool:
         try:
-            await self.app.store.update_pbx_trunk(**changes)
+            self.newer_trunk = await self.app.store.update_pbx_trunk(**changes)
         except StoreError as error:
-            self._error(error.message)
+            self.show_error(f"{error.message}. Not saved: correct it and press enter, or esc for the saved value.")
             return False
-        self._error()
+        self.show_error()
+        return True
+
+    async def _save_field(self, field_input: Input) -> bool:
+        """Save what a field holds, if it changed; a refused value stays in the field."""
+        field, text = field_input.id, field_input.value
+        if text == self.saved_text(field):
+            self.refused.discard(field)
+            return True
+        value: object = [c.strip() for c in text.replace(",", " ").split()] if field == "codecs" else text
+        if not await self._save(**{field: value}):
+            self.refused.add(field)
+            return False
+        self.refused.discard(field)
+        self.notify(f"PBX settings: {LABELS[field]} saved")
         return True
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
-        field = event.input.id
-        value: object = event.value
-        if field == "codecs":
-            value = [c.strip() for c in event.value.replace(",", " ").split()]
-        if await self._save(**{field: value}):
-            self.notify(f"PBX settings: {dict((f, label) for f, label, _ in FIELDS)[field]} saved")
+        if await self._save_field(event.input):
             self.set_focus(None)  # done: the keys act on the screen again
             self.refresh_view()
+
+    async def on_input_blurred(self, event: Input.Blurred) -> None:
+        await self._save_field(event.input)
+
+    def leave_field(self, field: Input) -> None:
+        """esc: the edit is dropped, and the field shows the saved value again (said, not silent)."""
+        if field.value != self.saved_text(field.id):
+            self.notify(f"PBX settings: {LABELS[field.id]} not changed (esc put back the saved value)")
+        self.refused.discard(field.id)
+        field.value = self.saved_text(field.id)
+        self.show_error()
+        self.set_focus(None)
 
     def action_reveal_token(self) -> None:
         self.revealed = not self.revealed
@@ -134,9 +174,10 @@ class PbxScreen(LabScreen):
     async def action_copy_from_portal(self) -> None:
         endpoint = self.lab.account.pbx_endpoint()
         if endpoint is None or endpoint.voip_token is None:
-            self._error("The account has no third-party endpoint to copy from")
+            self.show_error("The account has no third-party endpoint to copy from")
             return
         if await self._save(endpoint_sid=endpoint.endpoint_sid, voip_token=endpoint.voip_token):
+            self.refused -= {"endpoint_sid", "voip_token"}
             self.notify(f"Copied {endpoint.name}'s endpoint SID and current VoIP token into the PBX")
 
     @on(messages.PbxTrunkApplied)

@@ -88,9 +88,15 @@ class AgentLoad:
 _USER_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()&=+$,;?/")
 
 
+MAX_DIAL = 32  # E.164 numbers have 15 digits at most; a SIP user name to practise a 404 needs no more
+
+
 def dial_string(typed: str) -> str:
     """What a caller puts in the Request-URI for what the trainee typed: a phone number in E.164
     digits (as carriers expect), or any other URI-safe word as it is (to practise a 404)."""
+    if len(typed.strip()) > MAX_DIAL:  # 200 digits once went out, and into a pcap's file name
+        raise LabError(f"{typed.strip()[:20]!r}... is too long to dial: {MAX_DIAL} characters at most "
+                       "(a phone number has 15 digits at most)")
     number = dialled_number(typed)
     if number is not None:
         return number

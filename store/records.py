@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 SYSTEM_GATEWAY = "system_gateway"
 THIRD_PARTY = "third_party"
@@ -314,13 +315,29 @@ def account_from_wire(data: dict) -> Account:
     )
 
 
+CHECKLIST_KEYS = ("inbound", "outbound", "authentication", "audio")  # the checklist's four items, in order
+
+
+class CheckRow(NamedTuple):
+    """One item of a "Check my fix", as the store keeps it."""
+
+    title: str
+    status: str  # 'pass' | 'fail' | 'unknown'
+    cause: str = ""
+    fix: str = ""
+    symptom: str = ""  # what the calls did ("via 127.0.0.3:5060: 408 Request Timeout"); older rows have none
+
+
 @dataclass(frozen=True)
 class ExerciseProgress:
     """One trainee's progress on one scenario (each lab has its own store, so its own trainee).
 
-    checklist: the last "Check my fix" result, as (title, status, cause, fix) rows.
+    checklist: the last "Check my fix" result, one row per checklist item.
+    hints: the hints given, in order (each chosen for what the check before it found).
     failing_ladder / fixed_ladder: the ladders (plain text) of the first failing check and of
     the check that passed, for the exercise report.
+    start_account: the account as the exercise began (account_to_wire, as JSON), so the
+    report can say what the trainee changed ('' for an exercise started before schema v6).
     """
 
     scenario: str
@@ -328,9 +345,11 @@ class ExerciseProgress:
     hints_shown: int = 0
     checks: int = 0
     solved_at: float | None = None
-    checklist: tuple[tuple[str, str, str, str], ...] = ()
+    checklist: tuple[CheckRow, ...] = ()
     failing_ladder: str = ""
     fixed_ladder: str = ""
+    hints: tuple[str, ...] = ()
+    start_account: str = ""
 
     @property
     def solved(self) -> bool:

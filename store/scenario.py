@@ -1,7 +1,8 @@
 """Broken trunks to fix: the scenario library (store/scenarios/*.toml).
 
 A scenario is data: a story, the changes it makes to the default account, the symptom, the
-lesson, hints revealed one at a time, the documented fix, and optionally `fixed_when` (what
+lesson, its difficulty (1-3), hints (each about the checklist items it helps with, given one at
+a time when asked for), the documented fix, and optionally `fixed_when` (what
 "fixed" means, shown to the trainee; by default, and always for the exercise's judge: the
 Verification Checklist passes). Changes and fix are steps in a
 small vocabulary carried out through the store's own operations (the ones the console uses),
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import NotFoundError, ValidationError
-from .records import Account, Endpoint, EndpointAttributes
+from .records import CHECKLIST_KEYS, Account, Endpoint, EndpointAttributes
 
 if TYPE_CHECKING:  # only for annotations: scenarios are data the pure core reads too
     from .store import Store
@@ -26,6 +27,16 @@ LIBRARY = Path(__file__).resolve().parent / "scenarios"
 
 
 FIXED_WHEN = "All four items of the Verification Checklist pass."
+DIFFICULTIES = {1: "easy", 2: "medium", 3: "hard"}
+
+
+@dataclass(frozen=True)
+class Hint:
+    """One hint, and the checklist items it is about: it is given only while one of them fails
+    (a hint about a step that already passes would send the trainee the wrong way)."""
+
+    text: str
+    about: tuple[str, ...] = CHECKLIST_KEYS  # a plain string in the file: about any failing item
 
 
 @dataclass(frozen=True)
@@ -35,13 +46,32 @@ class Scenario:
     story: str
     symptom: str
     lesson: str
-    hints: tuple[str, ...]
+    hints: tuple[Hint, ...]
     changes: tuple[dict, ...]
     fix: tuple[dict, ...]
     fixed_when: str = FIXED_WHEN  # what "fixed" means; the exercise judges it by the checklist
+    difficulty: int = 2  # 1 easy, 2 medium, 3 hard: the Exercises list is in this order
+
+    @property
+    def difficulty_word(self) -> str:
+        return DIFFICULTIES[self.difficulty]
 
 
-REQUIRED = ("title", "story", "symptom", "lesson", "hints", "changes", "fix")
+REQUIRED = ("title", "story", "symptom", "lesson", "hints", "changes", "fix", "difficulty")
+
+
+def _hint(name: str, item: object) -> Hint:
+    if isinstance(item, str):
+        return Hint(item)
+    if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+        raise ValidationError(f"scenario {name}: a hint is a string or a table with text (and about)")
+    about = item.get("about", list(CHECKLIST_KEYS))
+    about = [about] if isinstance(about, str) else about
+    unknown = [a for a in about if a not in CHECKLIST_KEYS]
+    if unknown or not about:
+        raise ValidationError(f"scenario {name}: a hint is about one of {', '.join(CHECKLIST_KEYS)}, "
+                              f"not {', '.join(map(str, unknown)) or 'nothing'}")
+    return Hint(item["text"], tuple(about))
 
 
 def parse_scenario(name: str, text: str) -> Scenario:
@@ -56,14 +86,20 @@ def parse_scenario(name: str, text: str) -> Scenario:
     unknown = [s.get("action") for s in steps if s.get("action") not in ACTIONS]
     if unknown:
         raise ValidationError(f"scenario {name}: unknown action(s) {', '.join(map(str, unknown))}")
+    if data["difficulty"] not in DIFFICULTIES:
+        raise ValidationError(f"scenario {name}: difficulty is 1 (easy), 2 (medium) or 3 (hard), "
+                              f"not {data['difficulty']!r}")
     return Scenario(
-        name, data["title"], " ".join(data["story"].split()), data["symptom"], data["lesson"], tuple(data["hints"]),
-        tuple(data["changes"]), tuple(data["fix"]), data.get("fixed_when", FIXED_WHEN),
+        name, data["title"], " ".join(data["story"].split()), data["symptom"], data["lesson"],
+        tuple(_hint(name, h) for h in data["hints"]), tuple(data["changes"]), tuple(data["fix"]),
+        data.get("fixed_when", FIXED_WHEN), data["difficulty"],
     )
 
 
 def library(folder: Path = LIBRARY) -> list[Scenario]:
-    return [parse_scenario(path.stem, path.read_text()) for path in sorted(folder.glob("*.toml"))]
+    """Every scenario, easiest first (then by name)."""
+    scenarios = [parse_scenario(path.stem, path.read_text()) for path in folder.glob("*.toml")]
+    return sorted(scenarios, key=lambda s: (s.difficulty, s.name))
 
 
 def find(name: str, folder: Path = LIBRARY) -> Scenario:

@@ -148,5 +148,13 @@ V5 = [
     "INSERT INTO lab_options (id, builtin_pbx) VALUES (1, 1)",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5]
+# Version 6: exercises that teach. The hints given (chosen for what each check found, so no
+# longer a prefix of the scenario's list) and the account as the exercise began (the report
+# says what the trainee changed).
+V6 = [
+    "ALTER TABLE exercise_progress ADD COLUMN hints TEXT NOT NULL DEFAULT '[]'",
+    "ALTER TABLE exercise_progress ADD COLUMN start_account TEXT NOT NULL DEFAULT ''",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6]
 LATEST = len(MIGRATIONS)

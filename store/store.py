@@ -26,6 +26,7 @@ from .errors import ConflictError, NotFoundError, ReadOnlyError, ValidationError
 from .records import (
     SYSTEM_GATEWAY,
     CallRecord,
+    CheckRow,
     SipMessageRecord,
     THIRD_PARTY,
     Account,
@@ -39,6 +40,7 @@ from .records import (
     PbxTrunk,
     Trunk,
     TrunkGroup,
+    account_to_wire,
     stopped_reason,
 )
 from .schema import LATEST, MIGRATIONS
@@ -853,28 +855,31 @@ class Store:
         async with self._lock:
             rows = await self._rows(
                 "SELECT scenario, started_at, hints_shown, checks, solved_at, checklist, failing_ladder, "
-                "fixed_ladder FROM exercise_progress ORDER BY started_at")
+                "fixed_ladder, hints, start_account FROM exercise_progress ORDER BY started_at")
         return {
             row[0]: ExerciseProgress(row[0], row[1], row[2], row[3], row[4],
-                                     tuple(tuple(item) for item in json.loads(row[5])), row[6], row[7])
+                                     tuple(CheckRow(*item) for item in json.loads(row[5])), row[6], row[7],
+                                     tuple(json.loads(row[8])), row[9])
             for row in rows
         }
 
     async def start_exercise(self, scenario: str, now: float) -> ExerciseProgress:
-        """(Re)start an exercise: a fresh attempt, so the hints and the ladders start over."""
+        """(Re)start an exercise: a fresh attempt, so the hints and the ladders start over. The
+        account as it is now (the scenario's broken trunk) is kept, for the report's diff."""
         async with self._transaction(notify="progress") as db:
+            start = json.dumps(account_to_wire(await self._read_account()))
             await db.execute(
-                "INSERT INTO exercise_progress (scenario, started_at) VALUES (?, ?) ON CONFLICT (scenario) DO "
-                "UPDATE SET started_at = excluded.started_at, hints_shown = 0, checks = 0, solved_at = NULL, "
-                "checklist = '[]', failing_ladder = '', fixed_ladder = ''", (scenario, now))
+                "INSERT INTO exercise_progress (scenario, started_at, start_account) VALUES (?, ?, ?) "
+                "ON CONFLICT (scenario) DO UPDATE SET started_at = excluded.started_at, hints_shown = 0, "
+                "checks = 0, solved_at = NULL, checklist = '[]', failing_ladder = '', fixed_ladder = '', "
+                "hints = '[]', start_account = excluded.start_account", (scenario, now, start))
         return (await self.exercise_progress())[scenario]
 
     async def record_check(
-        self, scenario: str, *, passed: bool, checklist: list[tuple[str, str, str, str]], ladder: str, now: float,
-        max_hints: int,
+        self, scenario: str, *, passed: bool, checklist: list[CheckRow], ladder: str, now: float,
     ) -> ExerciseProgress:
-        """One "Check my fix": a pass solves the exercise; a fail reveals the next hint (up to
-        max_hints). The first failing ladder and the passing one are kept for the report."""
+        """One "Check my fix": a pass solves the exercise. The first failing ladder and the
+        passing one are kept for the report. (Hints are asked for: give_hint.)"""
         async with self._transaction(notify="progress") as db:
             current = await self._rows("SELECT solved_at, failing_ladder FROM exercise_progress WHERE scenario = ?",
                                        (scenario,))
@@ -882,12 +887,23 @@ class Store:
                 raise NotFoundError(f"The exercise {scenario!r} has not been started")
             solved_at, failing_ladder = current[0]
             await db.execute(
-                "UPDATE exercise_progress SET checks = checks + 1, checklist = ?, "
-                "hints_shown = CASE WHEN ? THEN hints_shown ELSE MIN(hints_shown + 1, ?) END, "
-                "solved_at = ?, failing_ladder = ?, fixed_ladder = CASE WHEN ? THEN ? ELSE fixed_ladder END "
-                "WHERE scenario = ?",
-                (json.dumps(checklist), passed, max_hints, solved_at or (now if passed else None),
+                "UPDATE exercise_progress SET checks = checks + 1, checklist = ?, solved_at = ?, failing_ladder = ?, "
+                "fixed_ladder = CASE WHEN ? THEN ? ELSE fixed_ladder END WHERE scenario = ?",
+                (json.dumps([list(row) for row in checklist]), solved_at or (now if passed else None),
                  failing_ladder or ("" if passed else ladder), passed, ladder, scenario))
+        return (await self.exercise_progress())[scenario]
+
+    async def give_hint(self, scenario: str, hint: str) -> ExerciseProgress:
+        """A hint the trainee asked for (sip.exercise.hint_for chose it), counted and kept."""
+        hint = hint.strip()
+        if not hint:
+            raise ValidationError("hint: an empty hint teaches nothing", field="hint")
+        async with self._transaction(notify="progress") as db:
+            rows = await self._rows("SELECT hints FROM exercise_progress WHERE scenario = ?", (scenario,))
+            if not rows:
+                raise NotFoundError(f"The exercise {scenario!r} has not been started")
+            await db.execute("UPDATE exercise_progress SET hints = ?, hints_shown = hints_shown + 1 WHERE scenario = ?",
+                             (json.dumps([*json.loads(rows[0][0]), hint]), scenario))
         return (await self.exercise_progress())[scenario]
 
     # ---------------------------------------------------------------- call detail records
@@ -948,7 +964,5 @@ class Store:
 
 
 def _valid_attributes(attributes: EndpointAttributes) -> EndpointAttributes:
-    restrictions = tuple(
-        validate.cidr(c, field="ip_restrictions") for c in attributes.ip_restrictions
-    )
+    restrictions = validate.ip_restrictions(attributes.ip_restrictions)
     return EndpointAttributes(bool(attributes.insecure_address), restrictions)

@@ -15,6 +15,8 @@ from .records import CODEC_CHOICES, DIRECTIONS, FIREWALL_PROTOCOLS, TRANSPORTS
 
 MAX_NAME = 64
 MAX_COUNT = 1_000_000  # priorities, weights, capacities: far beyond any lab, far below SQLite's limit
+MAX_ADDRESS = 43  # the longest IPv4 CIDR is 18 characters; a longer text is not an address to echo back
+MAX_PHONE_TEXT = 32  # E.164 has 15 digits at most; room for '+', spaces, dashes and brackets
 
 
 def _ipv4_network(text: object, field: str) -> ipaddress.IPv4Network:
@@ -22,6 +24,8 @@ def _ipv4_network(text: object, field: str) -> ipaddress.IPv4Network:
     raw = str(text if text is not None else "").strip()
     if not raw:
         raise ValidationError(f"{field}: enter an IPv4 address or a CIDR subnet such as 10.0.0.0/24", field=field)
+    if len(raw) > MAX_ADDRESS:
+        raise ValidationError(f"{field}: {raw[:20]!r}... is too long for an IPv4 address or CIDR subnet", field=field)
     try:
         net = ipaddress.ip_network(raw, strict=True)
     except ValueError:
@@ -68,6 +72,25 @@ def cidr(text: object, field: str = "cidr") -> str:
     return str(_ipv4_network(text, field))
 
 
+MAX_IP_RESTRICTIONS = 16
+MAX_IP_RESTRICTIONS_TEXT = MAX_IP_RESTRICTIONS * 20  # as typed: 'a.b.c.d/nn, ' each
+
+
+def ip_restrictions(values: object, field: str = "ip_restrictions") -> tuple[str, ...]:
+    """An endpoint's IP/subnet restrictions: CIDRs, each once, at most MAX_IP_RESTRICTIONS."""
+    items = [values] if isinstance(values, str) else list(values or ())
+    if len(items) > MAX_IP_RESTRICTIONS:
+        raise ValidationError(f"{field}: {len(items)} subnets; keep it to {MAX_IP_RESTRICTIONS} "
+                              "(a wider subnet covers several)", field=field)
+    chosen: list[str] = []
+    for item in items:
+        value = cidr(item, field)
+        if value in chosen:
+            raise ValidationError(f"{field}: {value} is listed twice", field=field)
+        chosen.append(value)
+    return tuple(chosen)
+
+
 def ip_address(text: object, field: str = "ip") -> str:
     """A single IPv4 address (a host the lab binds or sends to)."""
     net = _ipv4_network(text, field)
@@ -103,6 +126,9 @@ def phonenumber(text: object, field: str = "phonenumber") -> str:
     raw = str(text if text is not None else "").strip()
     if not raw:
         raise ValidationError(f"{field}: enter a phone number in international form, e.g. +1 202 555 0100", field=field)
+    if len(raw) > MAX_PHONE_TEXT:
+        raise ValidationError(f"{field}: {raw[:20]!r}... is too long for a phone number (E.164 has 15 digits at most)",
+                              field=field)
     if any(ch.isalpha() for ch in raw):  # phonenumbers would read letters as a vanity number
         raise ValidationError(
             f"{field}: {raw!r} is not a phone number; use digits in international form, e.g. +1 202 555 0100",
@@ -183,6 +209,26 @@ def transport(value: object) -> str:
 
 def firewall_protocol(value: object) -> str:
     return one_of(value, FIREWALL_PROTOCOLS, "protocol")
+
+
+MAX_RULE_TEXT = 40  # '255.255.255.255/32 any' is 22: room for spaces, none for a paragraph
+
+
+def firewall_rule(text: object, field: str = "rule") -> tuple[str, str]:
+    """A rule as typed on one line, 'ADDRESS[/BITS] [sip|rtp|any]', as (cidr, protocol).
+    A word more is refused, not dropped: '127.0.0.5 sip extra' would otherwise save a rule
+    that is not the one the trainee meant."""
+    raw = str(text if text is not None else "").strip()
+    if len(raw) > MAX_RULE_TEXT:
+        raise ValidationError(f"{field}: keep it under {MAX_RULE_TEXT} characters: an address, then sip, rtp "
+                              "or any", field=field)
+    words = raw.split()
+    if len(words) > 2:
+        extra = " ".join(words[2:])
+        raise ValidationError(f"{field}: {extra!r} is one word too many; write an address, then sip, rtp "
+                              "or any (e.g. 127.0.0.3 sip)", field=field)
+    source = cidr(words[0] if words else "", field)
+    return source, firewall_protocol(words[1]) if len(words) == 2 else "any"
 
 
 MAX_CREDENTIAL = 128

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
 from sip.checklist import ChecklistItem
 
 MARKS = {"pass": ("✔", "green"), "fail": ("✘", "red"), "unknown": ("·", "grey50"), "running": ("…", "yellow")}
+NO_FIX_YET = "ask for a hint on Exercises (w, then h)"
+
+
+def checklist_table(items: list[ChecklistItem], *, show_fix: bool = True, no_fix: str = NO_FIX_YET) -> Table:
+    """One row per item: its mark, then its title and what explains it, wrapped under the title.
+
+    show_fix=False is trainee mode (an exercise under way, no hint asked for yet): a failing
+    item's symptom and cause, not its fix (which would give the exercise away) but `no_fix`."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(width=1)
+    table.add_column(ratio=1)
+    for item in items:
+        mark, style = MARKS[item.status]
+        text = Text(item.title, style="bold" if item.status in ("pass", "fail") else "")
+        if item.status == "fail" and not show_fix:
+            text.append(f"\n{item.detail}", style="grey62")
+        if item.status == "fail":
+            text.append(f"\ncause: {item.cause}", style="red")
+            text.append(f"\nfix:   {item.fix if show_fix else no_fix}", style="yellow" if show_fix else "grey50")
+        elif item.detail:
+            text.append(f"\n{item.detail}", style="grey62")
+        table.add_row(Text(mark, style=f"bold {style}"), text)
+    return table
 
 
 class ChecklistView(Static):
@@ -15,15 +39,5 @@ class ChecklistView(Static):
     ChecklistView { padding: 0 1; }
     """
 
-    def show(self, items: list[ChecklistItem]) -> None:
-        text = Text()
-        for item in items:
-            mark, style = MARKS[item.status]
-            text.append(f" {mark} ", style=f"bold {style}")
-            text.append(item.title + "\n", style="bold" if item.status in ("pass", "fail") else "")
-            if item.status == "fail":
-                text.append(f"     cause: {item.cause}\n", style="red")
-                text.append(f"     fix:   {item.fix}\n", style="yellow")
-            elif item.detail:
-                text.append(f"     {item.detail}\n", style="grey62")
-        self.update(text)
+    def show(self, items: list[ChecklistItem], *, show_fix: bool = True) -> None:
+        self.update(checklist_table(items, show_fix=show_fix))

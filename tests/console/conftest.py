@@ -57,11 +57,12 @@ def console(db: Path, *recordings: str) -> TrunkLabApp:
 FIXED_NOW = 1_795_000_000.0  # 2026-11-18 11:06:40 UTC: the snapshots' "now"
 
 
-def exercise_checked(scenario_name: str, *recordings: str, after_s: float = 95.0):
+def exercise_checked(scenario_name: str, *recordings: str, after_s: float = 95.0, hints: int = 0):
     """An edit for prepare(): the exercise started, then one "Check my fix" judged from the
-    recorded calls (the real checklist and judge over replayed events, no agents)."""
+    recorded calls (the real checklist and judge over replayed events, no agents), then `hints`
+    hints asked for (each chosen as the console would)."""
     from sip.checklist import evaluate
-    from sip.exercise import judge
+    from sip.exercise import hint_for, judge
     from store.scenario import find, load
     from tests.support.replay import replay
 
@@ -72,8 +73,10 @@ def exercise_checked(scenario_name: str, *recordings: str, after_s: float = 95.0
         account = await store.account()
         calls = [c for name in recordings for c in replay(name).calls.values()]
         outcome = judge(evaluate(calls, account), calls, account)
-        await store.record_check(scenario.name, passed=outcome.passed, checklist=outcome.checklist,
-                                 ladder=outcome.ladder, now=FIXED_NOW, max_hints=len(scenario.hints))
+        progress = await store.record_check(scenario.name, passed=outcome.passed, checklist=outcome.checklist,
+                                            ladder=outcome.ladder, now=FIXED_NOW)
+        for _ in range(hints):
+            progress = await store.give_hint(scenario.name, hint_for(scenario, progress).text)
 
     return edit
 

@@ -94,9 +94,22 @@ def test_exercises_list(snap_compare, db_path):
     assert snap_compare(console(db_path), press=["w"])
 
 
-def test_exercise_running_with_one_hint(snap_compare, db_path):
+def test_exercise_checked_in_trainee_mode(snap_compare, db_path):
+    """One check failed, no hint asked for: each failing item's symptom and cause, no fix."""
     prepare(db_path, exercise_checked("stale_voip_token", "outbound_wrong_token"))
     assert snap_compare(console(db_path), press=["w"])
+
+
+def test_exercise_running_with_one_hint(snap_compare, db_path):
+    """A hint asked for: it shows, and so do the failing items' fixes."""
+    prepare(db_path, exercise_checked("stale_voip_token", "outbound_wrong_token", hints=1))
+    assert snap_compare(console(db_path), press=["w"])
+
+
+def test_home_checklist_in_trainee_mode(snap_compare, db_path):
+    """An exercise under way: Home's checklist keeps the fix back too, until a hint."""
+    prepare(db_path, exercise_checked("gateway_missing_from_firewall", "inbound_ok", "inbound_firewall_drop"))
+    assert snap_compare(console(db_path, "inbound_ok", "inbound_firewall_drop"))
 
 
 def test_exercise_solved(snap_compare, db_path):
@@ -149,3 +162,13 @@ def test_calls_dtmf_hold_and_early_media_in_clock_time(snap_compare, db_path):
 def test_calls_refused_with_its_warning(snap_compare, db_path):
     prepare(db_path)
     assert snap_compare(console(db_path, "inbound_unassigned"), press=["c"], terminal_size=(100, 30))
+
+
+def test_the_call_dialog_keeps_its_error_under_the_field(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["c", "i", "ctrl+a", "ctrl+k", *"[b]x", "enter"])
+
+
+def test_the_system_gateway_says_why_its_token_keys_do_nothing(snap_compare, db_path):
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["e", "g"])

@@ -87,3 +87,28 @@ async def test_help_lists_every_key_of_the_screen(db_path, entry):
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_footer_fits_and_never_cuts_help(db_path, size):
+    """The footer was cut mid-word at 120 columns ("w Exe") and lost c k b w at 80. It shows
+    whole keys only, ? always, and at 120 columns every key it is meant to show."""
+    from textual.widgets._footer import FooterKey
+
+    from screens.widgets.footer import LabFooter
+
+    await prepared(db_path)
+    app = console(db_path)
+    async with app.run_test(size=size) as pilot:
+        for entry in SCREENS:
+            await pilot.press(entry.key)
+            await pilot.pause(0.1)
+            footer = app.screen.query_one(LabFooter)
+            keys = [k for k in footer.query(FooterKey) if "-command-palette" not in k.classes]
+            assert "question_mark" in [k.key for k in keys], entry.name
+            right = max(k.region.right for k in keys)
+            palette = footer.query_one(".-command-palette").region
+            assert right <= palette.x, (entry.name, right, palette)  # nothing runs under the palette
+            if size[0] >= 120:
+                meant = [b.key for _, b, _, _ in app.screen.active_bindings.values() if b.show]
+                assert sorted(set(k.key for k in keys)) == sorted(set(meant) - {"ctrl+p"}), entry.name

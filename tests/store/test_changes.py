@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from store import (
     StoreError,
     ValidationError,
 )
+from store.records import CheckRow
 from tests.conftest import dump
 
 
@@ -52,6 +54,8 @@ REFUSALS = [
     ("empty endpoint name", lambda s, i: s.create_endpoint("  "), ValidationError, "name is required"),
     ("negative capacity", lambda s, i: s.create_endpoint("PBX 2", capacity=-1), ValidationError, "0 or more"),
     ("bad ip restriction", lambda s, i: s.update_endpoint(i["pbx"], attributes=EndpointAttributes(ip_restrictions=("127.0.0.0/8", "nope"))), ValidationError, "not an IPv4"),
+    ("restriction twice", lambda s, i: s.update_endpoint(i["pbx"], attributes=EndpointAttributes(ip_restrictions=("10.0.0.0/8", "10.0.0.0/8"))), ValidationError, "listed twice"),
+    ("too many restrictions", lambda s, i: s.update_endpoint(i["pbx"], attributes=EndpointAttributes(ip_restrictions=tuple(f"10.0.{n}.0/24" for n in range(17)))), ValidationError, "keep it to 16"),
     ("bad restriction on create", lambda s, i: s.create_endpoint("PBX 2", attributes=EndpointAttributes(ip_restrictions=("1.1.1.1",))), ValidationError, "public"),
     ("malformed phone number", lambda s, i: s.create_did("555-CALL-NOW"), ValidationError, "not a phone number"),
     ("too short phone number", lambda s, i: s.create_did("+1 202 555"), ValidationError, "not a valid number"),
@@ -78,7 +82,9 @@ REFUSALS = [
     ("no PBX codec", lambda s, i: s.update_pbx_trunk(codecs=[]), ValidationError, "at least one"),
     ("unknown PBX codec", lambda s, i: s.update_pbx_trunk(codecs=["PCMU", "G729"]), ValidationError, "'G729' is not one of"),
     ("PBX codec twice", lambda s, i: s.update_pbx_trunk(codecs=["PCMU", "pcmu"]), ValidationError, "listed twice"),
-    ("check an exercise never started", lambda s, i: s.record_check("nope", passed=True, checklist=[], ladder="", now=1.0, max_hints=3), NotFoundError, "not been started"),
+    ("check an exercise never started", lambda s, i: s.record_check("nope", passed=True, checklist=[], ladder="", now=1.0), NotFoundError, "not been started"),
+    ("hint for an exercise never started", lambda s, i: s.give_hint("nope", "look"), NotFoundError, "not been started"),
+    ("empty hint", lambda s, i: s.give_hint("nope", "  "), ValidationError, "teaches nothing"),
 ]
 
 
@@ -163,19 +169,59 @@ async def test_the_pbx_trunk_is_a_copy_that_goes_stale(store: Store):
     assert account.pbx_trunk.voip_token == account.pbx_endpoint().voip_token and account.pbx_trunk.source_port == 5060
 
 
-async def test_exercise_progress_reveals_hints_then_solves(store: Store):
+async def test_exercise_progress_keeps_checks_hints_and_solves(store: Store):
     await store.start_exercise("stale_voip_token", now=100.0)
     for n in range(1, 5):
-        progress = await store.record_check("stale_voip_token", passed=False, checklist=[("t", "fail", "c", "f")],
-                                            ladder=f"failing {n}", now=100.0 + n, max_hints=3)
-        assert progress.hints_shown == min(n, 3) and not progress.solved
+        progress = await store.record_check("stale_voip_token", passed=False,
+                                            checklist=[CheckRow("t", "fail", "c", "f", "s")],
+                                            ladder=f"failing {n}", now=100.0 + n)
+        assert progress.hints_shown == 0 and not progress.solved  # a check gives no hint: it is asked for
+    assert progress.checklist == (CheckRow("t", "fail", "c", "f", "s"),)
     assert progress.failing_ladder == "failing 1"  # the first failure is the one worth keeping
-    progress = await store.record_check("stale_voip_token", passed=True, checklist=[("t", "pass", "", "")],
-                                        ladder="fixed", now=200.0, max_hints=3)
-    assert (progress.solved_at, progress.checks, progress.hints_shown, progress.fixed_ladder) == (200.0, 5, 3, "fixed")
-    again = await store.record_check("stale_voip_token", passed=True, checklist=[], ladder="fixed again", now=300.0,
-                                     max_hints=3)
+    await store.give_hint("stale_voip_token", "first")
+    progress = await store.give_hint("stale_voip_token", "second")
+    assert (progress.hints_shown, progress.hints) == (2, ("first", "second"))
+    progress = await store.record_check("stale_voip_token", passed=True, checklist=[CheckRow("t", "pass")],
+                                        ladder="fixed", now=200.0)
+    assert (progress.solved_at, progress.checks, progress.hints_shown, progress.fixed_ladder) == (200.0, 5, 2, "fixed")
+    again = await store.record_check("stale_voip_token", passed=True, checklist=[], ladder="fixed again", now=300.0)
     assert again.solved_at == 200.0  # solved once: the first time counts
     restarted = await store.start_exercise("stale_voip_token", now=400.0)
-    assert (restarted.hints_shown, restarted.checks, restarted.solved, restarted.failing_ladder) == (0, 0, False, "")
+    assert (restarted.hints_shown, restarted.hints, restarted.checks, restarted.solved, restarted.failing_ladder) == (
+        0, (), 0, False, "")
     assert list(await store.exercise_progress()) == ["stale_voip_token"]
+
+
+async def test_an_exercise_keeps_the_account_it_started_from(store: Store):
+    from sip.exercise import start_account
+
+    before = await store.account()
+    progress = await store.start_exercise("stale_voip_token", now=1.0)
+    await store.add_firewall_rule("10.0.0.0/8")
+    assert start_account(progress) == before
+    restarted = await store.start_exercise("stale_voip_token", now=2.0)  # a new attempt, from the account now
+    assert start_account(restarted) == await store.account()
+
+
+async def test_a_version_3_file_upgrades_and_keeps_its_progress(tmp_path):
+    """Exercise progress written before schema v6: its rows (four columns each) read back, with
+    no hints list and no starting account."""
+    import sqlite3
+
+    from store.schema import MIGRATIONS
+
+    path = tmp_path / "v3.db"
+    db = sqlite3.connect(path)
+    for migration in MIGRATIONS[:3]:
+        for statement in migration:
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 3")
+    db.execute("INSERT INTO exercise_progress (scenario, started_at, hints_shown, checks, checklist) VALUES "
+               "('stale_voip_token', 1.0, 2, 2, ?)", (json.dumps([["t", "fail", "c", "f"]]),))
+    db.commit()
+    db.close()
+    async with await Store.open(path) as upgraded:
+        assert await upgraded.schema_version() == 6
+        progress = (await upgraded.exercise_progress())["stale_voip_token"]
+    assert progress.checklist == (CheckRow("t", "fail", "c", "f", ""),)
+    assert (progress.hints_shown, progress.hints, progress.start_account) == (2, (), "")

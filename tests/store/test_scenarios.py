@@ -16,7 +16,7 @@ def test_the_library_has_the_scenarios():
         "roaming_outside_restrictions", "rtp_blocked_one_way_audio", "stale_voip_token", "header_auth_sid_only",
         "ip_auth_wrong_source_port", "no_common_codec"}
     for scenario in SCENARIOS:
-        assert scenario.title and scenario.symptom and scenario.lesson and 2 <= len(scenario.hints) <= 3
+        assert scenario.title and scenario.symptom and scenario.lesson and 3 <= len(scenario.hints) <= 4
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
@@ -53,8 +53,16 @@ def test_resolve_names_addresses_by_role():
 @pytest.mark.parametrize(("text", "words"), [
     ("title = ", "not valid TOML"),
     ('title = "x"', "missing story"),
-    ('title="t"\nstory="s"\nsymptom="s"\nlesson="l"\nhints=["a","b"]\n[[changes]]\naction="explode"\n[[fix]]\naction="add_firewall_rule"',
+    ('title="t"\nstory="s"\nsymptom="s"\nlesson="l"\nhints=["a","b"]\ndifficulty=1\n[[changes]]\naction="explode"\n[[fix]]\naction="add_firewall_rule"',
      "unknown action"),
+    ('title="t"\nstory="s"\nsymptom="s"\nlesson="l"\nhints=["a"]\n[[changes]]\naction="regenerate_voip_token"\n[[fix]]\naction="regenerate_voip_token"',
+     "missing difficulty"),
+    ('title="t"\nstory="s"\nsymptom="s"\nlesson="l"\nhints=["a"]\ndifficulty=7\n[[changes]]\naction="regenerate_voip_token"\n[[fix]]\naction="regenerate_voip_token"',
+     r"difficulty is 1 \(easy\), 2 \(medium\) or 3 \(hard\), not 7"),
+    ('title="t"\nstory="s"\nsymptom="s"\nlesson="l"\ndifficulty=1\n[[hints]]\ntext="a"\nabout=["dialtone"]\n[[changes]]\naction="regenerate_voip_token"\n[[fix]]\naction="regenerate_voip_token"',
+     "a hint is about one of inbound, outbound, authentication, audio, not dialtone"),
+    ('title="t"\nstory="s"\nsymptom="s"\nlesson="l"\ndifficulty=1\nhints=[3]\n[[changes]]\naction="regenerate_voip_token"\n[[fix]]\naction="regenerate_voip_token"',
+     "a hint is a string or a table"),
 ])
 def test_a_broken_scenario_file_is_a_clear_error(text, words):
     with pytest.raises(ValidationError, match=words):
@@ -67,7 +75,7 @@ async def test_a_step_naming_what_is_not_there_is_a_clear_error(store):
 
 
 def test_fixed_when_defaults_to_the_checklist():
-    base = 'title="t"\nstory="s"\nsymptom="s"\nlesson="l"\nhints=["a","b"]\n'
+    base = 'title="t"\nstory="s"\nsymptom="s"\nlesson="l"\nhints=["a","b"]\ndifficulty=1\n'
     steps = '[[changes]]\naction="unassign_number"\nphonenumber="12025550100"\n[[fix]]\naction="add_firewall_rule"\nsource="pbx"\n'
     assert parse_scenario("plain", base + steps).fixed_when == "All four items of the Verification Checklist pass."
     custom = parse_scenario("custom", base + 'fixed_when="Calls to +1 202-555-0100 connect."\n' + steps)

@@ -142,3 +142,13 @@ def test_dial_string_refuses_what_no_uri_can_carry(typed):
 
     with pytest.raises(LabError, match="neither a phone number"):
         dial_string(typed)
+
+
+@pytest.mark.parametrize("typed", ["1" * 33, "1" * 200, "a" * 40])
+def test_dial_string_refuses_what_is_too_long_to_be_a_number_or_a_name(typed):
+    """A 200-digit number once went out to the gateway, and made a pcap file name too long."""
+    from sip.lab import MAX_DIAL, LabError, dial_string
+
+    with pytest.raises(LabError, match=f"too long to dial: {MAX_DIAL} characters at most"):
+        dial_string(typed)
+    assert dial_string("1" * MAX_DIAL) == "1" * MAX_DIAL  # a name that long is still a name

@@ -149,3 +149,39 @@ def test_non_negative_int(given, ok):
     else:
         with pytest.raises(ValidationError):
             validate.non_negative_int(given, "capacity")
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("127.0.0.5", ("127.0.0.5/32", "any")),
+        ("  127.0.0.5   SIP ", ("127.0.0.5/32", "sip")),
+        ("10.0.0.0/24 rtp", ("10.0.0.0/24", "rtp")),
+        ("127.0.21.5 any", ("127.0.21.5/32", "any")),
+    ],
+)
+def test_a_typed_firewall_rule_is_an_address_and_a_protocol(typed, expected):
+    assert validate.firewall_rule(typed) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "message_part"),
+    [
+        ("127.0.21.5 sip extra", "'extra' is one word too many"),
+        ("127.0.21.5 sip extra words", "'extra words' is one word too many"),
+        ("127.0.21.5 tcp", "'tcp' is not one of any, sip, rtp"),
+        ("", "enter an IPv4 address"),
+        ("sip 127.0.0.5", "'sip' is not an IPv4 address"),
+        ("1" * 41, "keep it under 40 characters"),
+    ],
+)
+def test_a_typed_firewall_rule_with_more_or_less_is_refused(typed, message_part):
+    with pytest.raises(ValidationError) as refused:
+        validate.firewall_rule(typed)
+    assert message_part in refused.value.message
+
+
+def test_a_long_text_is_not_echoed_whole_as_an_address():
+    with pytest.raises(ValidationError) as refused:
+        validate.cidr("1" * 5000)
+    assert "too long" in refused.value.message and len(refused.value.message) < 120
