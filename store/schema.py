@@ -124,5 +124,24 @@ V3 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3]
+# Versions 4 to 6 belong to other branches of the project (landing in their own order); on
+# this branch they are empty so that version 7 means the same thing everywhere.
+V4: list[str] = []
+V5: list[str] = []
+V6: list[str] = []
+
+# Version 7: every run of the Verification Checklist (k, Check my fix, `check`), so the
+# classroom's trainer sees each trainee's last checklist and how many checks they ran.
+V7 = [
+    """CREATE TABLE checklist_runs (
+        run_id      INTEGER PRIMARY KEY,
+        started_at  REAL NOT NULL,
+        finished_at REAL NOT NULL,
+        scenario    TEXT,
+        passed      INTEGER NOT NULL CHECK (passed IN (0, 1)),
+        items       TEXT NOT NULL DEFAULT '[]'
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7]
 LATEST = len(MIGRATIONS)

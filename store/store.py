@@ -24,6 +24,7 @@ from .errors import ConflictError, NotFoundError, ReadOnlyError, StoreError, Val
 from .records import (
     SYSTEM_GATEWAY,
     CallRecord,
+    ChecklistRun,
     SipMessageRecord,
     THIRD_PARTY,
     Account,
@@ -37,6 +38,7 @@ from .records import (
     PbxTrunk,
     Trunk,
     TrunkGroup,
+    checklist_run_from_row,
 )
 from .schema import LATEST, MIGRATIONS
 
@@ -684,6 +686,25 @@ class Store:
                 (json.dumps(checklist), passed, max_hints, solved_at or (now if passed else None),
                  failing_ladder or ("" if passed else ladder), passed, ladder, scenario))
         return (await self.exercise_progress())[scenario]
+
+    # ---------------------------------------------------------------- checklist runs
+    # (history, like CDRs: no listeners; the classroom's dashboard reads them)
+
+    async def record_checklist_run(self, run: ChecklistRun) -> int:
+        async with self._transaction(notify=None) as db:
+            cur = await db.execute(
+                "INSERT INTO checklist_runs (started_at, finished_at, scenario, passed, items) VALUES (?, ?, ?, ?, ?)",
+                (run.started_at, run.finished_at, run.scenario, int(run.passed),
+                 json.dumps([list(item) for item in run.items])))
+        return int(cur.lastrowid)
+
+    async def checklist_runs(self, limit: int = 100) -> list[ChecklistRun]:
+        """The most recent runs first."""
+        async with self._lock:
+            rows = await self._rows(
+                "SELECT run_id, started_at, finished_at, scenario, passed, items FROM checklist_runs "
+                "ORDER BY run_id DESC LIMIT ?", (limit,))
+        return [checklist_run_from_row(row) for row in rows]
 
     # ---------------------------------------------------------------- call detail records
     # (appended by the lab; no listeners: a CDR is history, not configuration)
