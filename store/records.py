@@ -334,3 +334,15 @@ def checklist_run_from_row(row) -> ChecklistRun:
     run_id, started_at, finished_at, scenario, passed, items = row
     return ChecklistRun(started_at, finished_at, bool(passed), tuple(tuple(item) for item in json.loads(items)),
                         scenario, run_id)
+
+
+@dataclass(frozen=True)
+class LabSnapshot:
+    """What another process (the classroom's dashboard) reads of a lab's database: the exercise
+    progress, the last checklist run, and how many runs and calls it holds."""
+
+    progress: tuple[ExerciseProgress, ...] = ()  # in start order: the last one is the latest exercise
+    last_run: ChecklistRun | None = None
+    runs: int = 0  # checklist runs in this lab, ever
+    calls: int = 0  # CDRs
+    last_call_at: float | None = None

@@ -11,19 +11,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
-from .records import ChecklistRun, ExerciseProgress, checklist_run_from_row
-
-
-@dataclass(frozen=True)
-class LabSnapshot:
-    progress: tuple[ExerciseProgress, ...] = ()  # in start order: the last one is the latest exercise
-    last_run: ChecklistRun | None = None
-    runs: int = 0  # checklist runs in this lab, ever
-    calls: int = 0  # CDRs
-    last_call_at: float | None = None
+from .records import ChecklistRun, ExerciseProgress, LabSnapshot, checklist_run_from_row
 
 
 EMPTY = LabSnapshot()

@@ -264,6 +264,9 @@ class Classroom:
     async def close(self) -> None:
         """The server stops: every console stops (their agents with them), every lab is freed."""
         consoles = [seat.console for seat in self.seats.values() if seat.console is not None]
+        # 1012 "service restart": the pages wait for the server and come back by themselves
+        await asyncio.gather(*(c.close_pages(1012, "the classroom server stopped") for c in consoles),
+                             return_exceptions=True)
         await asyncio.gather(*(c.stop() for c in consoles), return_exceptions=True)
         for seat in self.seats.values():
             if seat.reservation is not None:

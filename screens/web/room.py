@@ -14,8 +14,7 @@ import time
 import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 
-from store.records import ChecklistRun, ExerciseProgress
-from store.snapshot import LabSnapshot
+from store.records import ChecklistRun, ExerciseProgress, LabSnapshot
 
 NAME_MAX = 40
 STUCK_AFTER_S = 15 * 60  # this long on one exercise without solving it
@@ -36,7 +35,8 @@ class JoinRefused(ValueError):
 def clean_name(text: str) -> str:
     """The name a trainee typed, as the room shows it: spaces squeezed, at most 40 characters,
     no control or formatting characters (they would garble the dashboard and the reports)."""
-    kept = "".join(c for c in text if not unicodedata.category(c).startswith("C"))
+    spaced = "".join(" " if c.isspace() else c for c in text)
+    kept = "".join(c for c in spaced if not unicodedata.category(c).startswith("C"))
     name = " ".join(kept.split())
     if not name:
         raise JoinRefused("Type your name: the trainer sees it beside your lab.")

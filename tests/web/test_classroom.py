@@ -55,6 +55,17 @@ def dashboard_rows_js() -> str:
         items: Array.from(r.querySelectorAll('.item')).map(i => i.className.replace('item ', ''))}))"""
 
 
+async def wait_for_rows(trainer, check, within: float = 10.0):
+    deadline = time.monotonic() + within
+    rows = []
+    while time.monotonic() < deadline:
+        rows = await trainer.evaluate(dashboard_rows_js())
+        if check(rows):
+            return rows
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the dashboard shows {rows}")
+
+
 def calls_shown(text: str) -> bool:
     """The Calls screen with the checklist's five calls, ended."""
     return "Setup" in text and "Gateway" in text and text.count(" ended ") >= 5
@@ -120,6 +131,68 @@ async def test_a_room_trainees_join_reload_and_the_trainer_sees_them(tmp_path):
         ana = await browser.open_tab(room.trainee_url, ana.context)
         assert lab_of(await ana.wait_for_text(home_shown)) == ana_lab
         assert console_on(room.process.pid, ana_db) == ana_console
+
+        # Ben, from his own browser: another lab
+        ben = await join(browser, room.trainee_url, "Ben")
+        ben_lab = lab_of(await ben.wait_for_text(home_shown))
+        assert ben_lab != ana_lab and ben_lab in LABS
+        ben_db = folder / f"lab-{ben_lab}-t2.db"
+        ben_console = await wait_for(lambda: console_on(room.process.pid, ben_db), 10, "Ben's console")
+        await ben.wait_for_text(lambda t: t.count("● up") == 4, timeout=60)
+        seen |= {ben_console, *children(ben_console)}
+        await trainer.wait_for_page(lambda t: "Ana" in t and "Ben" in t)
+
+        # the trainer gives an exercise to everyone: each trainee's Exercises screen shows it running
+        await trainer.evaluate(f"window.confirm = () => true; document.getElementById('scenario').value = {EXERCISE!r};"
+                               "document.getElementById('give-all').click()")
+        await trainer.wait_for_page(lambda t: "given to everyone (2)" in t)
+        for tab in (ana, ben):
+            await tab.press("w")  # the list marks the exercise started (…)
+            await tab.wait_for_text(lambda t: f"… {EXERCISE}" in t)
+        rows = await wait_for_rows(trainer, lambda rows: [r["exercise"] for r in rows] == [EXERCISE] * 2)
+        assert {r["id"] for r in rows} == {"t1", "t2"}
+
+        # the trainer looks at Ben's console read-only: the same screen, and no key of the view reaches it
+        view = await browser.open_tab(f"{room.trainer_url}view/t2", trainer.context)
+        await view.wait_for_text(lambda t: f"… {EXERCISE}" in t and "EXERCISES" in t)
+        await view.press("f")
+        await asyncio.sleep(1.0)
+        assert "EXERCISES" in await ben.screen_text()  # Ben still on Exercises
+        assert "PBX FIREWALL" not in await view.screen_text()
+        await view.close()
+
+        # the trainer ends Ben's session: his page says so, his console and agents stop, his lab is free
+        ben_processes = [ben_console, *children(ben_console)]
+        await trainer.evaluate("window.confirm = () => true;"
+                               "document.querySelector('tr[data-trainee=t2] button:nth-of-type(3)').click()")
+        assert "ended this session" in await ben.wait_for_page(lambda t: "ended" in t)
+        assert not await wait_gone(ben_processes, 20), "Ben's console is still running"
+        assert alive(ana_console)
+        await wait_for_rows(trainer, lambda rows: any(r["id"] == "t2" and "ended" in r["text"] for r in rows))
+
+        # the server restarts on the same folder: the same links, and Ana's page comes back by
+        # itself to her lab and her database (a new console on it: her calls are still there)
+        ana_processes = [ana_console, *children(ana_console)]
+        stop_room(room)
+        assert not await wait_gone(ana_processes, 20), "Ana's console outlived the server"
+        assert "reconnecting" in await ana.wait_for_page(lambda t: "reconnecting" in t)
+        first = room
+        room = start_room(port, folder)
+        assert (room.trainee_url, room.trainer_url) == (first.trainee_url, first.trainer_url)
+        assert lab_of(await ana.wait_for_text(home_shown, timeout=60)) == ana_lab
+        ana_console = await wait_for(lambda: console_on(room.process.pid, ana_db), 10, "Ana's console again")
+        seen |= {ana_console, *children(ana_console)}
+        await ana.press("c")
+        await ana.wait_for_text(calls_shown)
+        await trainer.reload()
+        await wait_for_rows(trainer, lambda rows: [(r["id"], r["items"]) for r in rows if r["id"] == "t1"]
+                            == [("t1", ["pass"] * 4)])
+
+        # the room's folder is the trainer's alone: databases, journals and the room file 0600
+        modes = {path.name: path.stat().st_mode & 0o777 for path in folder.iterdir()}
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert modes and set(modes.values()) == {0o600}, modes
+        assert {"classroom.json", ana_db.name, ben_db.name} <= set(modes)
     finally:
         await browser.close()
         stop_room(room)
