@@ -12,7 +12,7 @@
     python app.py pbx-config KIND [--auth ip|proxy|header] [--reveal] [--out DIR]
                                                            a configuration for asterisk, freeswitch, kamailio,
                                                            baresip or linphone, for this account
-    python app.py web [--host 127.0.0.1] [--port 8000]     the console in the browser, a lab per session
+    python app.py web [--host ADDRESS] [--port 8000]       the browser classroom: a lab per trainee, a dashboard
 
 Every command takes --db PATH (default: $TRUNKLAB_DB, else the user data directory) and
 --lab N|auto|A-B (lab N: addresses 127.0.N.0/24 and a database of its own).
@@ -58,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trunklab", description="A terminal lab for carrier SIP trunking.")
     parser.add_argument("--db", metavar="PATH", help=DB_HELP)
     parser.add_argument("--lab", metavar="N|auto", help=LAB_HELP)
-    # web's browser sessions: a fresh database in DIR, and the console ends with the server
-    parser.add_argument("--web-session", metavar="DIR", help=argparse.SUPPRESS)
+    # a classroom console (started by `web`): the server holds its lab, and it ends with the server
+    parser.add_argument("--web-session", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -119,11 +119,22 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "(default: the endpoint address's port + 20)")
     pbx.add_argument("--out", metavar="DIR", help="write the files into DIR (owner-only) instead of printing them")
 
-    web = command("web", "serve the console in the browser: every browser session gets its own lab and database")
-    web.add_argument("--host", default="127.0.0.1", help="a loopback address to listen on (default 127.0.0.1)")
+    web = command("web", "the browser classroom: trainees join with a link, each gets a lab; the trainer "
+                         "watches the room on a dashboard")
+    web.add_argument("--host", default="127.0.0.1",
+                     help="the address the web page listens on (default 127.0.0.1; 0.0.0.0: every interface). "
+                          "Only the page: the labs' SIP and RTP stay on loopback")
     web.add_argument("--port", type=int, default=8000, help="the port to listen on (default 8000)")
+    web.add_argument("--max-trainees", type=int, default=30, metavar="N",
+                     help="the room's size: the N+1th trainee is told the room is full (default 30)")
     web.add_argument("--sessions-dir", metavar="DIR",
-                     help="where the sessions' databases go (default: a new folder under the user data directory)")
+                     help="the room's folder (databases, classroom.json); an existing room's folder brings that "
+                          "room back (default: a new folder under the user data directory)")
+    web.add_argument("--resume", action="store_true", help="bring back the newest room of the default folder")
+    web.add_argument("--certfile", metavar="PEM", help="serve HTTPS with this certificate (chain)")
+    web.add_argument("--keyfile", metavar="PEM", help="the certificate's private key (if not in --certfile)")
+    web.add_argument("--public-url", metavar="URL",
+                     help="the address trainees open, when a reverse proxy is in front (e.g. https://class.example.org)")
     return parser
 
 
@@ -138,16 +149,16 @@ def choose_lab(args: argparse.Namespace) -> None:
         args.db_path = resolve_db_path(args.db)
     else:
         numbers = labs.parse_labs(args.lab)
-        if len(numbers) > 1:
+        if args.web_session:  # the classroom server holds this trainee's lab for the room's life
+            if len(numbers) != 1 or not args.db:
+                raise labs.LabError("--web-session is started by `web`, with one --lab and a --db")
+        elif len(numbers) > 1:
             args.reservation = labs.reserve_first_free(numbers)
         elif args.command in AGENT_COMMANDS:  # only what binds addresses keeps others out
             args.reservation = labs.reserve(numbers[0])
         args.lab_number = args.reservation.number if args.reservation else numbers[0]
         args.plan = labs.lab_plan(args.lab_number)
         args.db_path = Path(args.db).expanduser() if args.db else labs.lab_db_path(args.lab_number)
-    if args.web_session and not args.db:
-        number = args.lab_number or 0
-        args.db_path = Path(args.web_session) / f"lab-{number}-{time.strftime('%H%M%S')}-{os.getpid()}.db"
 
 
 async def open_store(args: argparse.Namespace) -> Store:
@@ -480,7 +491,7 @@ def run_console(args: argparse.Namespace) -> int:
 
     asyncio.run(check_store())
     if args.web_session:
-        from screens.web import end_with_parent
+        from screens.web.command import end_with_parent
 
         end_with_parent()
     app = TrunkLabApp(args.db_path, engine_factory=capturing_lab)
@@ -501,21 +512,17 @@ def run_console(args: argparse.Namespace) -> int:
 
 
 def run_web(args: argparse.Namespace) -> int:
-    """The classroom server; its sessions choose their labs from --lab (default: auto)."""
-    from screens.web import HostError, default_sessions_dir, serve
+    """The classroom server; trainees' labs come from --lab (default: auto, i.e. 1-254)."""
+    from screens.web.command import WebOptionError, serve
 
-    choice = args.lab or "auto"
-    numbers = labs.parse_labs(choice)
-    if len(numbers) == 1:
-        raise labs.LabError(f"web gives each browser session a lab of its own: use --lab auto or a range like "
-                            f"60-90, not --lab {choice}")
     if args.db:
-        raise labs.LabError("web gives each browser session a fresh database: --db does not apply "
+        raise labs.LabError("web gives each trainee a database of their own: --db does not apply "
                             "(see --sessions-dir)")
     try:
-        sessions = Path(args.sessions_dir).expanduser() if args.sessions_dir else default_sessions_dir()
-        return serve(args.host, args.port, choice, sessions)
-    except HostError as error:
+        return serve(host=args.host, port=args.port, lab_choice=args.lab or "auto", sessions_dir=args.sessions_dir,
+                     resume=args.resume, max_trainees=args.max_trainees, certfile=args.certfile,
+                     keyfile=args.keyfile, public_url=args.public_url)
+    except WebOptionError as error:
         print(f"trunklab: {error}", file=sys.stderr)
         return 2
 

@@ -20,7 +20,9 @@ Pure standard library on purpose: this runs inside the app process and in every 
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import sys
 from array import array
 from collections import deque
@@ -157,7 +159,7 @@ def _mean_square(samples: Sequence[int]) -> float:
     """Mean power in full-scale units: 1.0 is a full-scale square wave, 0.5 a full-scale sine."""
     if not samples:
         return 0.0
-    return sum(x * x for x in samples) / (len(samples) * FULL_SCALE * FULL_SCALE)
+    return sum(map(operator.mul, samples, samples)) / (len(samples) * FULL_SCALE * FULL_SCALE)
 
 
 def _to_dbfs(mean_square: float) -> float:
@@ -180,13 +182,21 @@ def goertzel_power(
     n = len(samples)
     if n == 0:
         return 0.0
-    coeff = 2.0 * math.cos(2.0 * math.pi * freq_hz / sample_rate)
-    s1 = s2 = 0.0
-    for x in samples:
-        s1, s2 = x + coeff * s1 - s2, s1
-    magnitude_sq = s1 * s1 + s2 * s2 - coeff * s1 * s2  # |X(f)|^2 of the block
+    # |X(f)|^2 of the block, the quantity Goertzel's recurrence ends with, computed as the
+    # correlation with a cosine and a sine: map() runs in C, a per-sample Python loop took 15x
+    # longer (every agent judges 50 blocks a second per call).
+    cosine, sine = _basis(n, sample_rate, freq_hz)
+    real = sum(map(operator.mul, samples, cosine))
+    imaginary = sum(map(operator.mul, samples, sine))
+    magnitude_sq = real * real + imaginary * imaginary
     # A sine of peak A gives |X| ~ A*N/2, and its mean power is A^2/2: scale to match.
     return max(0.0, 2.0 * magnitude_sq / (n * n * FULL_SCALE * FULL_SCALE))
+
+
+@functools.lru_cache(maxsize=64)
+def _basis(n: int, sample_rate: int, freq_hz: float) -> tuple[array, array]:
+    step = 2.0 * math.pi * freq_hz / sample_rate
+    return array("d", (math.cos(step * k) for k in range(n))), array("d", (math.sin(step * k) for k in range(n)))
 
 
 def frame_level_dbfs(samples: Sequence[int] | bytes | bytearray | memoryview) -> float:

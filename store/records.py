@@ -354,3 +354,39 @@ class ExerciseProgress:
     @property
     def solved(self) -> bool:
         return self.solved_at is not None
+
+
+@dataclass(frozen=True)
+class ChecklistRun:
+    """One run of the Verification Checklist (k, Check my fix, or `check`), as the store keeps
+    it for the classroom's trainer: when, during which exercise, and each item's verdict.
+
+    items: (title, status, detail) for each of the four items, in the checklist's order.
+    scenario: the exercise running when the check ran (None: free practice).
+    """
+
+    started_at: float
+    finished_at: float
+    passed: bool
+    items: tuple[tuple[str, str, str], ...]
+    scenario: str | None = None
+    run_id: int | None = None
+
+
+def checklist_run_from_row(row) -> ChecklistRun:
+    """A checklist_runs row (run_id, started_at, finished_at, scenario, passed, items JSON)."""
+    run_id, started_at, finished_at, scenario, passed, items = row
+    return ChecklistRun(started_at, finished_at, bool(passed), tuple(tuple(item) for item in json.loads(items)),
+                        scenario, run_id)
+
+
+@dataclass(frozen=True)
+class LabSnapshot:
+    """What another process (the classroom's dashboard) reads of a lab's database: the exercise
+    progress, the last checklist run, and how many runs and calls it holds."""
+
+    progress: tuple[ExerciseProgress, ...] = ()  # in start order: the last one is the latest exercise
+    last_run: ChecklistRun | None = None
+    runs: int = 0  # checklist runs in this lab, ever
+    calls: int = 0  # CDRs
+    last_call_at: float | None = None

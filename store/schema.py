@@ -156,5 +156,18 @@ V6 = [
     "ALTER TABLE exercise_progress ADD COLUMN start_account TEXT NOT NULL DEFAULT ''",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6]
+# Version 7: every run of the Verification Checklist (k, Check my fix, `check`), so the
+# classroom's trainer sees each trainee's last checklist and how many checks they ran.
+V7 = [
+    """CREATE TABLE checklist_runs (
+        run_id      INTEGER PRIMARY KEY,
+        started_at  REAL NOT NULL,
+        finished_at REAL NOT NULL,
+        scenario    TEXT,
+        passed      INTEGER NOT NULL CHECK (passed IN (0, 1)),
+        items       TEXT NOT NULL DEFAULT '[]'
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7]
 LATEST = len(MIGRATIONS)

@@ -27,6 +27,7 @@ from .records import (
     SYSTEM_GATEWAY,
     CallRecord,
     CheckRow,
+    ChecklistRun,
     SipMessageRecord,
     THIRD_PARTY,
     Account,
@@ -42,6 +43,7 @@ from .records import (
     TrunkGroup,
     account_to_wire,
     stopped_reason,
+    checklist_run_from_row,
 )
 from .schema import LATEST, MIGRATIONS
 
@@ -905,6 +907,24 @@ class Store:
             await db.execute("UPDATE exercise_progress SET hints = ?, hints_shown = hints_shown + 1 WHERE scenario = ?",
                              (json.dumps([*json.loads(rows[0][0]), hint]), scenario))
         return (await self.exercise_progress())[scenario]
+    # ---------------------------------------------------------------- checklist runs
+    # (history, like CDRs: no listeners; the classroom's dashboard reads them)
+
+    async def record_checklist_run(self, run: ChecklistRun) -> int:
+        async with self._transaction(notify=None) as db:
+            cur = await db.execute(
+                "INSERT INTO checklist_runs (started_at, finished_at, scenario, passed, items) VALUES (?, ?, ?, ?, ?)",
+                (run.started_at, run.finished_at, run.scenario, int(run.passed),
+                 json.dumps([list(item) for item in run.items])))
+        return int(cur.lastrowid)
+
+    async def checklist_runs(self, limit: int = 100) -> list[ChecklistRun]:
+        """The most recent runs first."""
+        async with self._lock:
+            rows = await self._rows(
+                "SELECT run_id, started_at, finished_at, scenario, passed, items FROM checklist_runs "
+                "ORDER BY run_id DESC LIMIT ?", (limit,))
+        return [checklist_run_from_row(row) for row in rows]
 
     # ---------------------------------------------------------------- call detail records
     # (appended by the lab; no listeners: a CDR is history, not configuration)

@@ -57,6 +57,11 @@ def test_check_passes_on_the_default_account(db_path: Path):
     report = json.loads(result.stdout)
     assert report["passed"] and [i["status"] for i in report["items"]] == ["pass"] * 4
     assert [i["title"] for i in report["items"]][0] == "Inbound calls reach your SIP system"
+    from store.snapshot import read_snapshot
+
+    kept = read_snapshot(db_path)  # the run is kept for the classroom's trainer
+    assert kept.runs == 1 and kept.last_run.passed and kept.last_run.scenario is None
+    assert [item[:2] for item in kept.last_run.items] == [(i["title"], "pass") for i in report["items"]]
 
 
 def test_check_names_the_cause_and_the_fix(db_path: Path, net: str):
@@ -76,6 +81,11 @@ def test_check_names_the_cause_and_the_fix(db_path: Path, net: str):
     assert "[ ] Inbound calls reach your SIP system" in result.stdout
     assert f"INVITE 12025550100 from {net}.3 dropped by the PBX firewall" in result.stdout
     assert f"fix:   allow {net}.3 in the PBX firewall" in result.stdout
+    from store.snapshot import read_snapshot
+
+    run = read_snapshot(db_path).last_run
+    assert not run.passed and run.items[0][1] == "fail" and f"{net}.3" in run.items[0][2]
+    assert run.started_at <= run.finished_at
 
 
 def test_call_inbound_prints_the_ladder_and_audio(db_path: Path, net: str):

@@ -135,6 +135,7 @@ class Agent:
         self.runtime = runtime
         self.emit = runtime.emit
         self.calls: list[LegCall] = []
+        runtime.busy = lambda: bool(self.calls)  # a call in any state: poll briskly until it is gone
         runtime.every(MEDIA_PERIOD_S, self.report_media)
 
     # -- registry

@@ -4,6 +4,7 @@ and read the RTP counters. Runs inside an agent process (imports pjsua2)."""
 from __future__ import annotations
 
 import collections
+import ctypes
 
 import pjsua2 as pj
 
@@ -15,6 +16,20 @@ def _audio_format(clock_rate: int) -> pj.MediaFormatAudio:
     fmt.type = pj.PJMEDIA_TYPE_AUDIO
     fmt.init(pj.PJMEDIA_FORMAT_PCM, clock_rate, 1, 20000, 16)  # mono, 20 ms frames, 16-bit
     return fmt
+
+
+def vector_bytes(vector: pj.ByteVector) -> bytes:
+    """A frame's bytes, read in one copy. bytes(vector) walks SWIG's iterator element by element:
+    0.5 ms for a 20 ms frame, the largest cost of a check in an end party (50 frames a second
+    per call). A std::vector (libstdc++) starts with its begin and end pointers; the size pjsua2
+    reports must match them, or the slow way is taken."""
+    size = vector.size()
+    address = int(vector.this)
+    begin = ctypes.c_void_p.from_address(address).value
+    end = ctypes.c_void_p.from_address(address + ctypes.sizeof(ctypes.c_void_p)).value
+    if not size or begin is None or end is None or end - begin != size:
+        return bytes(vector)
+    return ctypes.string_at(begin, size)
 
 
 class _Listener(pj.AudioMediaPort):
@@ -30,7 +45,7 @@ class _Listener(pj.AudioMediaPort):
         # exit), so nothing may escape. Type 0 frames are the bridge's empty ticks.
         try:
             if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO:
-                self.frames.append(bytes(frame.buf))
+                self.frames.append(vector_bytes(frame.buf))
         except Exception:  # noqa: BLE001
             pass
 

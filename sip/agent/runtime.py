@@ -4,6 +4,11 @@ Threading rules (measured on this machine, see docs/DESIGN.md):
 - pjsua runs with threadCnt=0 and the main thread polls libHandleEvents; every pjsua2 call
   and every SIP callback happens on that thread. Commands arrive on stdin through a reader
   thread that only queues them, never touches pjsua2.
+- RTP and RTCP sockets share that poll (medConfig.hasIoqueue off): pjmedia's own worker
+  thread would wake 100 times a second for nothing, call or no call.
+- An agent with no call waits up to IDLE_POLL_MS in each poll (a SIP message or an RTP packet
+  still wakes it at once; a command waits for the end of the poll), one with a call POLL_MS: an
+  idle lab costs a trainer's machine almost nothing (docs/PERFORMANCE.md).
 - The conference bridge's clock thread calls AudioMediaPort callbacks; those only append
   bytes to a deque that the main thread drains.
 - A pjsua2 Call object is released only after its call is DISCONNECTED and outside its own
@@ -36,6 +41,8 @@ CODECS_CARRIER = (CODEC_IDS["PCMU"], CODEC_IDS["PCMA"])  # what a carrier offers
 LOG_LEVEL_WHOLE_MESSAGES = 4
 LOG_LEVEL_WARNINGS = 2
 CALL_SLOTS = 4  # what this pjsua2 wheel allows per process, whatever maxCalls says
+POLL_MS = 10  # with a call up: the loop drains media figures and tone frames
+IDLE_POLL_MS = 50  # with no call: how long a command may wait for the loop (SIP and RTP wake it)
 
 
 def pjsua_slots_in_use() -> int:
@@ -137,6 +144,7 @@ class Runtime:
         self._timer_ids = itertools.count()
         self._posted: list[Callable[[], None]] = []
         self.stopping = False
+        self.busy: Callable[[], bool] = lambda: True  # the agent says when it has calls (Agent.__init__)
         self.ep = pj.Endpoint()
         self.ep.libCreate()
         config = pj.EpConfig()
@@ -154,6 +162,8 @@ class Runtime:
         config.logConfig.writer = self._writer
         config.medConfig.clockRate = clock_rate
         config.medConfig.noVad = True  # keep RTP flowing so packet counters mean something
+        config.medConfig.hasIoqueue = False  # RTP on the main loop's poll, no media thread polling at 100 Hz
+        config.medConfig.threadCnt = 0
         self.ep.libInit(config)
         self.ep.audDevManager().setNullDev()
         self.set_codecs(codecs)
@@ -199,9 +209,21 @@ class Runtime:
 
         threading.Thread(target=read, name="stdin-reader", daemon=True).start()
 
+    def poll_ms(self) -> int:
+        """How long the next poll may wait: not at all with work queued, POLL_MS with a call up,
+        else until the next timer, at most IDLE_POLL_MS."""
+        if self._posted or not self.commands.empty():
+            return 0
+        if self.busy():
+            return POLL_MS
+        if self._timers:
+            until = int((self._timers[0][0] - time.monotonic()) * 1000)
+            return max(0, min(IDLE_POLL_MS, until))
+        return IDLE_POLL_MS
+
     def run(self, handle_command: Callable[[dict], None]) -> None:
         while not self.stopping:
-            self.ep.libHandleEvents(10)
+            self.ep.libHandleEvents(self.poll_ms())
             self._run_posted()
             now = time.monotonic()
             while self._timers and self._timers[0][0] <= now:

@@ -129,10 +129,15 @@ class Browser:
             raise RuntimeError(f"{method}: {reply['error']}")
         return reply.get("result", {})
 
-    async def open_tab(self, url: str) -> Tab:
-        target = (await self.call("Target.createTarget", {"url": "about:blank"}))["targetId"]
+    async def new_context(self) -> str:
+        """A browser context of its own: its own cookies, as another person's browser would have."""
+        return (await self.call("Target.createBrowserContext", {"disposeOnDetach": True}))["browserContextId"]
+
+    async def open_tab(self, url: str, context: str | None = None) -> Tab:
+        params = {"url": "about:blank", **({"browserContextId": context} if context else {})}
+        target = (await self.call("Target.createTarget", params))["targetId"]
         session = (await self.call("Target.attachToTarget", {"targetId": target, "flatten": True}))["sessionId"]
-        tab = Tab(self, target, session)
+        tab = Tab(self, target, session, context)
         await tab.call("Page.enable")  # without it the script below is not run on navigation
         await tab.call("Page.addScriptToEvaluateOnNewDocument", {"source": CATCH_TERMINAL})
         await tab.call("Page.navigate", {"url": url})
@@ -163,8 +168,8 @@ class Browser:
 
 
 class Tab:
-    def __init__(self, browser: Browser, target: str, session: str) -> None:
-        self.browser, self.target, self.session = browser, target, session
+    def __init__(self, browser: Browser, target: str, session: str, context: str | None = None) -> None:
+        self.browser, self.target, self.session, self.context = browser, target, session, context
 
     async def call(self, method: str, params: dict | None = None) -> dict:
         return await self.browser.call(method, params, session=self.session)
@@ -172,6 +177,26 @@ class Tab:
     async def evaluate(self, expression: str):
         result = await self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
         return result["result"].get("value")
+
+    async def navigate(self, url: str) -> None:
+        await self.call("Page.navigate", {"url": url})
+
+    async def reload(self) -> None:
+        await self.call("Page.reload", {"ignoreCache": True})
+
+    async def page_text(self) -> str:
+        """The page's own text (a form, a message, the trainer's dashboard), not the terminal's."""
+        return await self.evaluate("document.body ? document.body.innerText : ''") or ""
+
+    async def wait_for_page(self, predicate, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = await self.page_text()
+            if predicate(text):
+                return text
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the page never showed what was expected; it shows:\n{text}")
 
     async def screen_text(self) -> str:
         return await self.evaluate(SCREEN_TEXT) or ""

@@ -1,178 +1,199 @@
 """The browser classroom for real: `python app.py web` as a subprocess, headless Chromium as the
-trainees' browser (driven over the DevTools protocol), every session's console and agents as
-real processes. Nothing leaves loopback; nothing is left running."""
+trainees' and the trainer's browsers (driven over the DevTools protocol; each trainee a browser
+context of their own, as their own laptop would be), every console and agent a real process.
+Nothing leaves loopback; nothing is left running."""
 
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.chromium import Browser
+from tests.support.classroom import (
+    LABS,
+    alive,
+    children,
+    cmdline,
+    console_on,
+    consoles_of,
+    free_port,
+    home_shown,
+    lab_of,
+    start_room,
+    stop_room,
+    wait_for,
+    wait_gone,
+)
 
-pytestmark = [pytest.mark.agents, pytest.mark.timeout(150)]
-ROOT = Path(__file__).resolve().parent.parent.parent
-LABS = range(60, 91)  # the labs this test's sessions may take
-BLOCK = re.compile(r"PSTN\s+127\.0\.(\d+)\.20\b")
-
-
-# ---------------------------------------------------------------------------- processes
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def alive(pid: int) -> bool:
-    stat = _stat(pid)
-    return stat is not None and stat[0] != "Z"  # a zombie holds no socket and runs nothing
-
-
-def processes() -> list[int]:
-    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+pytestmark = [pytest.mark.agents, pytest.mark.timeout(300)]
+EXERCISE, EXERCISE_TITLE = "stale_voip_token", "The PBX sends a stale VoIP token"
+CHECK_DONE = "Audio is present in both directions"
 
 
-def children(parent: int) -> list[int]:
-    return [pid for pid in processes() if (stat := _stat(pid)) and int(stat[1]) == parent and stat[0] != "Z"]
+def checklist_passed(text: str) -> bool:
+    """Home's Verification Checklist with its four items passing (not running, not unknown)."""
+    return "VERIFICATION CHECKLIST" in text.upper() and text.count("✔") == 4 and "running" not in text
 
 
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
+async def join(browser: Browser, url: str, name: str):
+    """A trainee's own browser: the link, their name, their console."""
+    tab = await browser.open_tab(url, await browser.new_context())
+    await tab.wait_for_page(lambda t: "Your name" in t)
+    await tab.evaluate(f"document.getElementById('name').value = {name!r}; document.querySelector('form').submit()")
+    return tab
 
 
-def sessions_of(server: int) -> dict[int, list[int]]:
-    """Each console the server runs, with its agents (those of the console itself)."""
-    return {console: [a for a in children(console) if "sip.agent" in cmdline(a)] for console in children(server)}
+def dashboard_rows_js() -> str:
+    return """Array.from(document.querySelectorAll('#trainees tr')).map(r => ({
+        id: r.dataset.trainee, text: r.innerText,
+        exercise: r.querySelector('[data-exercise]') ? r.querySelector('[data-exercise]').dataset.exercise : '',
+        items: Array.from(r.querySelectorAll('.item')).map(i => i.className.replace('item ', ''))}))"""
 
 
-def chromium_processes(browser: Browser) -> list[int]:
-    """Chromium's group, plus its crash handler, which leaves the group but names the profile."""
-    group = browser.process.pid
-    return [pid for pid in processes() if alive(pid)
-            and ((_stat(pid) or [0] * 5)[3] == str(group) or str(browser.profile) in cmdline(pid))]
-
-
-async def wait_gone(pids, within: float) -> list[int]:
+async def wait_for_rows(trainer, check, within: float = 10.0):
     deadline = time.monotonic() + within
-    while (left := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    return left
-
-
-async def wait_for(check, within: float, what: str):
-    deadline = time.monotonic() + within
+    rows = []
     while time.monotonic() < deadline:
-        if result := check():
-            return result
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+        rows = await trainer.evaluate(dashboard_rows_js())
+        if check(rows):
+            return rows
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the dashboard shows {rows}")
 
 
-# ---------------------------------------------------------------------------- the server
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def calls_shown(text: str) -> bool:
+    """The Calls screen with the checklist's five calls, ended."""
+    return "Setup" in text and "Gateway" in text and text.count(" ended ") >= 5
 
 
-def start_server(port: int, sessions: Path) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--lab", f"{LABS[0]}-{LABS[-1]}", "web",
-         "--port", str(port), "--sessions-dir", str(sessions)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for _ in range(5):
-        line = server.stdout.readline()
-        if "serving the console" in line:
-            return server
-    server.kill()
-    raise AssertionError(f"the web server did not start: {line}{server.stdout.read()}")
+def database_calls(db: Path) -> int:
+    with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True) as connection:
+        return connection.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
 
 
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def home_shown(text: str) -> bool:
-    return "CONFIGURE" in text and "Quit" in text and BLOCK.search(text) is not None
-
-
-def lab_of(text: str) -> int:
-    return int(BLOCK.search(text).group(1))
-
-
-# ---------------------------------------------------------------------------- the test
-
-async def test_two_browser_sessions_get_two_labs_and_leave_nothing_behind(tmp_path):
-    port, sessions_dir = free_port(), tmp_path / "sessions"
-    url = f"http://127.0.0.1:{port}/"
-    server = start_server(port, sessions_dir)
+async def test_a_room_trainees_join_reload_and_the_trainer_sees_them(tmp_path):
+    port, folder = free_port(), tmp_path / "room"
+    room = start_room(port, folder)
     browser = Browser(shutil.which("chromium"), tmp_path / "chromium")
-    seen: set[int] = set()  # every console and agent pid the server ever had
-    chromium: list[int] = []
+    seen: set[int] = set()
     try:
         await browser.start()
 
-        # the page loads the console, and a key press reaches the app
-        first = await browser.open_tab(url)
-        home = await first.wait_for_text(home_shown)
-        assert "trunklab" in home and "Phone Numbers" in home
-        first_lab = lab_of(home)
-        await first.press("n")
-        numbers = await first.wait_for_text(lambda t: "PHONE NUMBERS" in t and "+1 202-555-0100" in t)
-        assert "CONFIGURE" not in numbers  # the whole screen changed (its lines reach the page one by one)
+        # a wrong room code gets a page that says so, and no lab
+        stranger = await browser.open_tab(f"{room.base}/join/WRONGCODE1", await browser.new_context())
+        assert "not the room's code" in await stranger.wait_for_page(lambda t: "code" in t)
+        await stranger.close()
 
-        # a second session: a lab of its own
-        second = await browser.open_tab(url)
-        second_lab = lab_of(await second.wait_for_text(home_shown))
-        assert first_lab != second_lab and {first_lab, second_lab} <= set(LABS)
-        await second.wait_for_text(lambda t: t.count("● up") == 4)  # its agents run
-        await first.wait_for_text(lambda t: t.count("● up") == 4)
+        # Ana joins with her name and gets a lab; she runs the checklist (five calls, kept as CDRs)
+        ana = await join(browser, room.trainee_url, "Ana")
+        ana_lab = lab_of(await ana.wait_for_text(home_shown))
+        assert ana_lab in LABS
+        await ana.wait_for_text(lambda t: t.count("● up") == 4, timeout=60)
+        ana_db = folder / f"lab-{ana_lab}-t1.db"
+        ana_console = await wait_for(lambda: console_on(room.process.pid, ana_db), 10, "Ana's console")
+        seen |= {ana_console, *children(ana_console)}
 
-        consoles = await wait_for(lambda: (s := sessions_of(server.pid)) and len(s) == 2
-                                  and all(len(a) == 4 for a in s.values()) and s, 20, "two sessions with 4 agents each")
-        seen |= set(consoles) | {a for agents in consoles.values() for a in agents}
-        by_lab = {int(re.search(r"127\.0\.(\d+)\.", cmdline(agents[0])).group(1)): [console, *agents]
-                  for console, agents in consoles.items()}
-        assert set(by_lab) == {first_lab, second_lab}
-        chromium = chromium_processes(browser)
+        trainer = await browser.open_tab(room.trainer_url, await browser.new_context())
+        await trainer.wait_for_page(lambda t: "Ana" in t)
 
-        # closing a tab ends that session's console and agents, and only those
-        await first.close()
-        assert not await wait_gone(by_lab[first_lab], 20), "the closed tab's session is still running"
-        assert all(alive(pid) for pid in by_lab[second_lab])
-        await second.press("f")
-        await second.wait_for_text(lambda t: "PBX FIREWALL" in t)
+        await ana.press("k")
+        await ana.wait_for_text(checklist_passed, timeout=60)
+        finished = time.monotonic()
+        row = None
+        while time.monotonic() - finished < 2.0:  # the dashboard shows that check within 2 s
+            rows = await trainer.evaluate(dashboard_rows_js())
+            row = next((r for r in rows if r["id"] == "t1"), None)
+            if row and row["items"] == ["pass"] * 4:
+                break
+            await asyncio.sleep(0.1)
+        assert row is not None and row["items"] == ["pass"] * 4, f"the dashboard shows {row}"
+        assert "Ana" in row["text"] and str(ana_lab) in row["text"]
+        calls_before = database_calls(ana_db)
+        assert calls_before >= 5
 
-        # each session made a fresh database, named after its lab, owner-only (its VoIP tokens)
-        databases = [p.name for p in sessions_dir.glob("*.db")]
-        assert sorted(int(name.split("-")[1]) for name in databases) == sorted([first_lab, second_lab])
-        assert sessions_dir.stat().st_mode & 0o777 == 0o700
-        files = list(sessions_dir.glob("*.db*"))
-        assert len(files) >= 4 and {f.stat().st_mode & 0o777 for f in files} == {0o600}  # with -wal, -shm
+        # Calls screen, then a reload: the same console, on the same screen, with the same calls
+        await ana.press("c")
+        await ana.wait_for_text(calls_shown)
+        await ana.reload()
+        after_reload = await ana.wait_for_text(calls_shown)
+        assert "CONFIGURE" not in after_reload  # still Calls: the console was kept and redrawn, not restarted
+        assert console_on(room.process.pid, ana_db) == ana_console
+        await ana.press("d")
+        assert lab_of(await ana.wait_for_text(home_shown)) == ana_lab
+
+        # the tab closed and opened again: still hers
+        await ana.close()
+        ana = await browser.open_tab(room.trainee_url, ana.context)
+        assert lab_of(await ana.wait_for_text(home_shown)) == ana_lab
+        assert console_on(room.process.pid, ana_db) == ana_console
+
+        # Ben, from his own browser: another lab
+        ben = await join(browser, room.trainee_url, "Ben")
+        ben_lab = lab_of(await ben.wait_for_text(home_shown))
+        assert ben_lab != ana_lab and ben_lab in LABS
+        ben_db = folder / f"lab-{ben_lab}-t2.db"
+        ben_console = await wait_for(lambda: console_on(room.process.pid, ben_db), 10, "Ben's console")
+        await ben.wait_for_text(lambda t: t.count("● up") == 4, timeout=60)
+        seen |= {ben_console, *children(ben_console)}
+        await trainer.wait_for_page(lambda t: "Ana" in t and "Ben" in t)
+
+        # the trainer gives an exercise to everyone: each trainee's Exercises screen shows it running
+        await trainer.evaluate(f"window.confirm = () => true; document.getElementById('scenario').value = {EXERCISE!r};"
+                               "document.getElementById('give-all').click()")
+        await trainer.wait_for_page(lambda t: "given to everyone (2)" in t)
+        for tab in (ana, ben):
+            await tab.press("w")  # the list marks the exercise started (…)
+            await tab.wait_for_text(lambda t: f"… {EXERCISE}" in t)
+        rows = await wait_for_rows(trainer, lambda rows: [r["exercise"] for r in rows] == [EXERCISE] * 2)
+        assert {r["id"] for r in rows} == {"t1", "t2"}
+
+        # the trainer looks at Ben's console read-only: the same screen, and no key of the view reaches it
+        view = await browser.open_tab(f"{room.trainer_url}view/t2", trainer.context)
+        await view.wait_for_text(lambda t: f"… {EXERCISE}" in t and "EXERCISES" in t)
+        await view.press("f")
+        await asyncio.sleep(1.0)
+        assert "EXERCISES" in await ben.screen_text()  # Ben still on Exercises
+        assert "PBX FIREWALL" not in await view.screen_text()
+        await view.close()
+
+        # the trainer ends Ben's session: his page says so, his console and agents stop, his lab is free
+        ben_processes = [ben_console, *children(ben_console)]
+        await trainer.evaluate("window.confirm = () => true;"
+                               "document.querySelector('tr[data-trainee=t2] button:nth-of-type(3)').click()")
+        assert "ended this session" in await ben.wait_for_page(lambda t: "ended" in t)
+        assert not await wait_gone(ben_processes, 20), "Ben's console is still running"
+        assert alive(ana_console)
+        await wait_for_rows(trainer, lambda rows: any(r["id"] == "t2" and "ended" in r["text"] for r in rows))
+
+        # the server restarts on the same folder: the same links, and Ana's page comes back by
+        # itself to her lab and her database (a new console on it: her calls are still there)
+        ana_processes = [ana_console, *children(ana_console)]
+        stop_room(room)
+        assert not await wait_gone(ana_processes, 20), "Ana's console outlived the server"
+        assert "reconnecting" in await ana.wait_for_page(lambda t: "reconnecting" in t)
+        first = room
+        room = start_room(port, folder)
+        assert (room.trainee_url, room.trainer_url) == (first.trainee_url, first.trainer_url)
+        assert lab_of(await ana.wait_for_text(home_shown, timeout=60)) == ana_lab
+        ana_console = await wait_for(lambda: console_on(room.process.pid, ana_db), 10, "Ana's console again")
+        seen |= {ana_console, *children(ana_console)}
+        await ana.press("c")
+        await ana.wait_for_text(calls_shown)
+        await trainer.reload()
+        await wait_for_rows(trainer, lambda rows: [(r["id"], r["items"]) for r in rows if r["id"] == "t1"]
+                            == [("t1", ["pass"] * 4)])
+
+        # the room's folder is the trainer's alone: databases, journals and the room file 0600
+        modes = {path.name: path.stat().st_mode & 0o777 for path in folder.iterdir()}
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert modes and set(modes.values()) == {0o600}, modes
+        assert {"classroom.json", ana_db.name, ben_db.name} <= set(modes)
     finally:
-        chromium = sorted(set(chromium) | set(chromium_processes(browser))) if browser.process else chromium
         await browser.close()
-        stop_server(server)
-    assert not await wait_gone(chromium, 10), "Chromium processes left behind"
-    assert not alive(server.pid)
-    assert not await wait_gone(seen, 10), "session processes left behind"
+        stop_room(room)
+    assert not await wait_gone(seen, 15), "session processes left behind"
