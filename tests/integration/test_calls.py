@@ -194,3 +194,20 @@ async def test_an_aborting_agent_is_reported_and_restarted(lab: Lab):
     assert crashed.detail in ("killed by SIGABRT; restarting in 0.1 s", "killed by SIGABRT; restarting in 0.25 s")
     call = await lab.run_call(await lab.place_inbound("12025550100"), hold_s=0.2)
     assert call.final_code == 200
+
+
+async def test_no_agent_command_line_holds_a_secret(lab: Lab):
+    """`ps` shows every process's arguments to every user: neither a VoIP token nor the
+    gateway's nonce key may be among them (the key is made inside the agent; the account
+    reaches the agents over their pipe)."""
+    tokens = {e.voip_token for e in lab.account.endpoints if e.voip_token}
+    if lab.account.pbx_trunk:
+        tokens.add(lab.account.pbx_trunk.voip_token)
+    assert tokens
+    for name in lab.supervisor.states:
+        pid = lab.supervisor.pid(name)
+        assert pid is not None, name
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            words = handle.read().decode(errors="replace").lower()
+        assert not any(token.lower() in words for token in tokens), name
+        assert "secret" not in words and "nonce" not in words, (name, words)
