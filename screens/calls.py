@@ -222,14 +222,16 @@ class SearchInput(LabInput):
 class CallsScreen(LabScreen):
     AUTO_FOCUS = "#call-list"
     BINDINGS = [
-        Binding("i", "place_inbound", "Inbound call"),
-        Binding("o", "place_outbound", "Outbound call"),
+        Binding("i", "place_inbound", "Inbound"),
+        Binding("o", "place_outbound", "Outbound"),
         Binding("h", "hangup", "Hang up"),
-        Binding("u", "hold", "Hold/resume"),
-        Binding("p", "save_pcap", "Save pcap"),
-        Binding("slash", "search", "Search"),
-        Binding("l", "toggle_follow", "Follow newest"),
-        Binding("m", "toggle_time", "Δt/clock"),
+        Binding("u", "hold", "Hold"),
+        Binding("p", "save_pcap", "pcap"),
+        # The status line above the list names these three with their keys (and `?` lists
+        # them): the footer keeps its room for the keys that act on a call.
+        Binding("slash", "search", "Search", show=False),
+        Binding("l", "toggle_follow", "Follow newest", show=False),
+        Binding("m", "toggle_time", "Δt/clock", show=False),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -394,7 +396,7 @@ class CallsScreen(LabScreen):
         total = len(self.lab.book.calls)
         shown = len(self._legs)
         count = f"{total} call{'s' if total != 1 else ''}" if shown == total else f"{shown} of {total} calls"
-        follow = "following the newest" if self.follow else "not following (l)"
+        follow = "following the newest (l)" if self.follow else "not following (l)"
         time_mode = "clock" if self.query_one("#ladder", LadderView).time_mode == "clock" else "Δt"
         text = Text(f"{count} · {follow} · time {time_mode} (m) · ", style="grey70")
         searching = bool(self.search_query) or self._searching

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from sip.events import AgentError
+from sip.events import AgentConfigured, AgentError
 from sip.lab import Lab
 
 pytestmark = pytest.mark.agents
@@ -20,12 +20,17 @@ def invite_source(call) -> str:
 
 async def test_source_port_and_codecs_reach_the_running_pbx(lab: Lab):
     pbx = lab.account.party("pbx")
+    configured: list[str] = []  # agents that applied a configuration, in order
+    lab.subscribe(lambda event: configured.append(event.agent) if isinstance(event, AgentConfigured) else None)
     await lab.store.update_pbx_trunk(source_port=5082, codecs=["PCMA", "G722"])
     await lab.wait_until(lambda: lab.account.pbx_trunk.source_port == 5082, 2.0)
-    await lab.wait_until(lambda: False, 0.3)  # the PBX applies the settings
+    assert await lab.wait_until(lambda: lab.pbx_source_port == 5082, 5.0)  # the PBX applied its settings
     pbx_endpoint = lab.account.pbx_endpoint()
+    configured.clear()
     await lab.store.update_endpoint(pbx_endpoint.endpoint_sid, attributes=type(pbx_endpoint.attributes)(True, ()))
     await lab.wait_until(lambda: lab.account.pbx_endpoint().attributes.insecure_address, 2.0)
+    gateways = {name for name in lab.supervisor.states if name.startswith("gateway")}
+    assert await lab.wait_until(lambda: gateways <= set(configured), 5.0)  # every gateway has the account
     call = await lab.run_call(await lab.place_outbound(PSTN_NUMBER, auth="ip"), hold_s=1.0)
     assert (call.final_code, call.auth_method) == (200, "ip")
     assert invite_source(call) == f"{pbx.ip}:5082"

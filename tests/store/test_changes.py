@@ -208,7 +208,7 @@ async def test_a_version_3_file_upgrades_and_keeps_its_progress(tmp_path):
     no hints list and no starting account."""
     import sqlite3
 
-    from store.schema import MIGRATIONS
+    from store.schema import LATEST, MIGRATIONS
 
     path = tmp_path / "v3.db"
     db = sqlite3.connect(path)
@@ -221,7 +221,7 @@ async def test_a_version_3_file_upgrades_and_keeps_its_progress(tmp_path):
     db.commit()
     db.close()
     async with await Store.open(path) as upgraded:
-        assert await upgraded.schema_version() == 6
+        assert await upgraded.schema_version() == LATEST
         progress = (await upgraded.exercise_progress())["stale_voip_token"]
     assert progress.checklist == (CheckRow("t", "fail", "c", "f", ""),)
     assert (progress.hints_shown, progress.hints, progress.start_account) == (2, (), "")

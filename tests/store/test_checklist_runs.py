@@ -65,7 +65,8 @@ async def test_the_snapshot_sees_the_writers_commits_and_never_writes(tmp_path: 
         assert read_snapshot(path).progress[0].scenario == "stale_voip_token"
         assert read_snapshot(path).last_run is None
         await store.record_checklist_run(ChecklistRun(60.0, 63.0, False, ITEMS, "stale_voip_token"))
-        await store.record_check("stale_voip_token", passed=False, checklist=[], ladder="", now=63.0, max_hints=3)
+        await store.record_check("stale_voip_token", passed=False, checklist=[], ladder="", now=63.0)
+        await store.give_hint("stale_voip_token", "Look at the PBX settings' VoIP token")
         snapshot = read_snapshot(path)
         assert snapshot.runs == 1 and snapshot.last_run.items == ITEMS
         assert snapshot.progress[0].hints_shown == 1 and snapshot.progress[0].checks == 1

@@ -200,9 +200,12 @@ async def test_a_blank_account_reopens_blank(db_path: Path):
 async def test_a_v4_file_upgrades_to_the_latest_with_the_built_in_pbx_on(db_path: Path):
     async with await Store.open(db_path):
         pass
-    with sqlite3.connect(db_path) as con:  # back to what a v4 trunklab wrote
+    with sqlite3.connect(db_path) as con:  # back to what a v4 trunklab wrote (v5 on: undone)
         con.execute("DROP TABLE lab_options")
+        con.execute("ALTER TABLE exercise_progress DROP COLUMN hints")
+        con.execute("ALTER TABLE exercise_progress DROP COLUMN start_account")
+        con.execute("DROP TABLE checklist_runs")
         con.execute("PRAGMA user_version = 4")
     async with await Store.open(db_path) as store:
-        assert await store.schema_version() == LATEST == 5
+        assert await store.schema_version() == LATEST >= 5
         assert (await store.account()).builtin_pbx is True
