@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sip.events import AgentStateChanged  # noqa: E402
+import sip.lab as lab_module  # noqa: E402
 from sip.lab import Lab, LabCall  # noqa: E402
 from store import AddressPlan, Store  # noqa: E402
 
@@ -133,6 +134,20 @@ async def main() -> None:
         store = await Store.open(tmp_path / "bench.db", plan=AddressPlan.in_block(options.block))
         pstn_ip = (await store.account()).party("pstn").ip
         await store.add_firewall_rule(pstn_ip, note="bench: the direct baseline")  # PSTN -> PBX directly
+        # The PSTN takes datagrams from the carrier's gateways only (sip/agent/parties.py); the
+        # direct baseline needs the PBX's answers to reach it too. Bench-only: the lab's own
+        # agent_specs, with the PBX's address added to what the PSTN accepts.
+        pbx_ip = (await store.account()).party("pbx").ip
+        plain_specs = lab_module.agent_specs
+
+        def specs_for_the_baseline(account, **options):
+            specs = plain_specs(account, **options)
+            for spec in specs:
+                if spec.role == "pstn":
+                    spec.config["gateways"] = [*spec.config["gateways"], pbx_ip]
+            return specs
+
+        lab_module.agent_specs = specs_for_the_baseline
         lab = Lab(store)
         agent_events: list[tuple[float, AgentStateChanged]] = []  # (when heard, the event)
         lab.subscribe(lambda event: agent_events.append((time.time(), event))

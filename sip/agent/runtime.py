@@ -13,6 +13,11 @@ Threading rules (measured on this machine, see docs/DESIGN.md):
   bytes to a deque that the main thread drains.
 - A pjsua2 Call object is released only after its call is DISCONNECTED and outside its own
   callback (a stale Call, when collected, hangs up whatever call reuses its slot).
+- Python's cyclic garbage collector never runs by itself here: it would run on whichever
+  thread happened to allocate (the edge's, the stdin reader's), and collecting a pjsua2 object
+  there calls pjlib from a thread it does not know, which aborts the agent ("You must register
+  external threads with pj_thread_register()": seen once under a SIPp flood). The main loop
+  collects instead, every GC_EVERY_S.
 - stdout is the event channel: fd 1 is moved aside at start so that anything the C library
   prints lands on stderr instead of corrupting the JSON lines.
 """
@@ -43,6 +48,7 @@ LOG_LEVEL_WARNINGS = 2
 CALL_SLOTS = 4  # what this pjsua2 wheel allows per process, whatever maxCalls says
 POLL_MS = 10  # with a call up: the loop drains media figures and tone frames
 IDLE_POLL_MS = 50  # with no call: how long a command may wait for the loop (SIP and RTP wake it)
+GC_EVERY_S = 0.5  # the main loop's own cyclic garbage collection (young objects; all of them every 20th)
 
 
 def pjsua_slots_in_use() -> int:
@@ -138,6 +144,7 @@ class Runtime:
 
     def __init__(self, emit: Emitter, *, codecs: tuple[str, ...] = CODECS_CARRIER, clock_rate: int = 16000,
                  capture: bool = True) -> None:
+        gc.disable()  # collected by the main loop only, before any other thread starts (module docstring)
         self.emit = emit
         self.commands: queue.Queue[dict | None] = queue.Queue()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -222,10 +229,15 @@ class Runtime:
         return IDLE_POLL_MS
 
     def run(self, handle_command: Callable[[dict], None]) -> None:
+        next_gc, collections = time.monotonic() + GC_EVERY_S, 0
         while not self.stopping:
             self.ep.libHandleEvents(self.poll_ms())
             self._run_posted()
             now = time.monotonic()
+            if now >= next_gc:
+                collections += 1
+                gc.collect(2 if collections % 20 == 0 else 1)
+                next_gc = now + GC_EVERY_S
             while self._timers and self._timers[0][0] <= now:
                 _, _, action = heapq.heappop(self._timers)
                 self.guard(action)
