@@ -207,9 +207,10 @@ class PlaceCallScreen(FieldErrors, ModalScreen[dict | None]):
 
 
 class SearchInput(LabInput):
-    """The call list's search: escape clears it (and does not leave the screen)."""
+    """The call list's search: escape clears it (and does not leave the screen). Its
+    placeholder says so too, but at 80 columns the placeholder is cut: the footer says it."""
 
-    BINDINGS = [Binding("escape", "clear", "Clear the search", show=False)]
+    BINDINGS = [Binding("escape", "clear", "Clear the search")]
 
     class Cleared(Message):
         pass
@@ -345,9 +346,12 @@ class CallsScreen(LabScreen):
         newest call; anything else (a new leg of an older call, a call merged away) rebuilds."""
         call = self.lab.book.calls.get(ref)
         table = self.query_one("#call-list", DataTable)
-        if call is None:  # merged into another call, or forgotten
-            if ref in self._legs:
-                self._rebuild()
+        if any(shown not in self.lab.book.calls for shown in self._legs):
+            # a provisional call on the list (a Call-ID an agent reported before the lab knew
+            # whose it was) was merged into this one, or forgotten: no event names it again
+            self._rebuild()
+            return
+        if call is None:
             return
         if not matches(call, self.ladder(call), self.search_query):
             if ref in self._legs:

@@ -46,6 +46,17 @@ def last_check(progress: ExerciseProgress) -> Table:
     return checklist_table(items, show_fix=shows_fix(progress), no_fix="shown once you ask for a hint (h)")
 
 
+def not_yet(checklist) -> str:
+    """What a check that did not pass says: how many items fail, and apart from them how many
+    no call could test (no answered call: no audio to judge), which are not failures."""
+    failing = sum(row.status == "fail" for row in checklist)
+    untested = sum(row.status not in ("pass", "fail") for row in checklist)
+    said = f"Not yet: {failing} of {len(checklist)} item{'s' if len(checklist) != 1 else ''} fail"
+    if untested:
+        said += f", {untested} could not be tested yet"
+    return said + ". Read their symptom and cause below; h gives a hint."
+
+
 def detail_text(scenario: Scenario, progress: ExerciseProgress | None, running: bool) -> Group:
     """What the trainee needs, in that order: where they stand, the hints, the last check, then
     the story (the first thing to read before starting, the last once under way)."""
@@ -109,6 +120,7 @@ class ExercisesScreen(LabScreen):
     def __init__(self) -> None:
         super().__init__()
         self.scenarios = {s.name: s for s in library()}  # easiest first
+        self._said_of: str | None = None  # the exercise the status line speaks of
 
     def compose_body(self) -> ComposeResult:
         with Horizontal():
@@ -131,8 +143,13 @@ class ExercisesScreen(LabScreen):
         self.select(self.app.exercise or latest)
         self.query_one(OptionList).focus()
 
-    def say(self, message: str = "", style: str = "") -> None:
-        """The status line: what was just done, or why not (in place of a toast)."""
+    def say(self, message: str = "", style: str = "", *, about: str | None = None) -> None:
+        """The status line: what was just done to an exercise (`about`, else the selected one),
+        or why not, in place of a toast. It is cleared when another exercise is selected."""
+        if not message:
+            self._said_of = None
+        else:
+            self._said_of = about or (self.selected.name if self.query_one(OptionList).option_count else None)
         status = self.query_one("#exercise-status", Static)
         status.update(Text(message, style=style))
         status.display = bool(message)
@@ -169,6 +186,8 @@ class ExercisesScreen(LabScreen):
         return self.scenarios[option.id] if option.id else next(iter(self.scenarios.values()))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id != self._said_of:  # the status line spoke of another exercise
+            self.say()
         self.show_selected()
 
     def show_selected(self) -> None:
@@ -209,7 +228,7 @@ class ExercisesScreen(LabScreen):
             return
         if not self.app.agents_ready():
             return
-        self.say("Checking your fix: 2 inbound and 3 outbound calls, for real ...", "yellow")
+        self.say("Checking your fix: 2 inbound and 3 outbound calls, for real ...", "yellow", about=name)
         self.app.run_worker(self._check(name), name="exercise check", group="checklist", exit_on_error=False)
 
     async def _check(self, name: str) -> None:
@@ -217,21 +236,19 @@ class ExercisesScreen(LabScreen):
         lab = self.lab
         try:
             if not await lab.wait_until_idle(2.0):
-                self.say("Waiting for calls the firewall broke to time out (up to 32 s) ...", "yellow")
+                self.say("Waiting for calls the firewall broke to time out (up to 32 s) ...", "yellow", about=name)
                 await lab.wait_until_idle(40.0)
             items, calls = await lab.run_checklist()
         except LabError as error:
-            self.say(f"The check could not run: {error}", "red")
+            self.say(f"The check could not run: {error}", "red", about=name)
             return
         outcome = judge(items, calls, lab.account)
         await self.app.store.record_check(name, passed=outcome.passed, checklist=outcome.checklist,
                                           ladder=outcome.ladder, now=self.app.now())
         if outcome.passed:
-            self.say(f"Fixed! {scenario.lesson}", "bold green")
+            self.say(f"Fixed! {scenario.lesson}", "bold green", about=name)
         else:
-            failing = sum(row.status != "pass" for row in outcome.checklist)
-            self.say(f"Not yet: {failing} of {len(outcome.checklist)} items fail. Read their symptom and cause "
-                     "below; h gives a hint.", "yellow")
+            self.say(not_yet(outcome.checklist), "yellow", about=name)
 
     async def action_hint(self) -> None:
         scenario = self.selected

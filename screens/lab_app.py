@@ -49,10 +49,12 @@ class TrunkLabApp(App):
     REGISTRY = SCREENS
     # The footer shows the screen's keys first (esc, ? and its own), then these: the screens'
     # keys as one group, their names being on Home's menu and under ?. Quit is listed under ?
-    # only: ctrl+c quits too, which is what a terminal user tries first.
+    # only: q is what a terminal user tries first (as in sngrep and htop), and ctrl+c; q is no
+    # priority key, so a text field takes it as a letter.
     BINDINGS = [
         Binding("k", "run_checklist", "Checklist"),
         *(Binding(entry.key, f"open('{entry.name}')", entry.label, group=SCREEN_KEYS) for entry in SCREENS),
+        Binding("q", "quit", "Quit", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]

@@ -205,14 +205,17 @@ def _audio_finding(call: LabCall, account: Account) -> Finding:
 
 
 def _item(index: int, probes: dict[str, LabCall], ok, account: Account, what: str,
-          blocker: Finding | None = None) -> ChecklistItem:
+          blocker: Finding | None = None, said=None) -> ChecklistItem:
+    """An item judged from its probes (the latest call of each kind): `ok` passes a call,
+    `said` says what a call that did not pass did (by default its final code)."""
     title = TITLES[index]
+    said = said or _code
     if not probes:
         if blocker is not None:
             return ChecklistItem(title, "fail", f"no {what} yet", blocker.cause, blocker.fix)
         return ChecklistItem(title, "unknown", f"no {what} yet")
     failed = {k: c for k, c in probes.items() if not ok(c)}
-    detail = ", ".join(f"{k}: {'ok' if k not in failed else _code(c)}" for k, c in probes.items())
+    detail = ", ".join(f"{k}: {'ok' if k not in failed else said(c)}" for k, c in probes.items())
     if blocker is not None and not blocker.before_calls:  # what the account lacks: no call can pass it
         return ChecklistItem(title, "fail", detail, blocker.cause, blocker.fix)
     if not failed:
@@ -225,6 +228,12 @@ def _code(call: LabCall) -> str:
     if call.answered:
         return "answered"
     return f"{call.final_code} {call.final_reason}".strip()
+
+
+def _no_audio(call: LabCall) -> str:
+    """What an answered call without audio both ways lacked ("answered" said nothing of it)."""
+    missing = [way for party, way in (("pbx", "PSTN -> PBX"), ("pstn", "PBX -> PSTN")) if not call.heard.get(party)]
+    return "no audio either way" if len(missing) == 2 else f"no audio {missing[0]}"
 
 
 def counts(call: LabCall) -> bool:
@@ -259,5 +268,5 @@ def evaluate(calls: list[LabCall], account: Account) -> list[ChecklistItem]:
         _item(0, {f"via {k}": c for k, c in inbound.items()}, answered, account, "inbound call", blockers.get(0)),
         _item(1, {k: c for k, c in outbound.items()}, answered, account, outbound_what, blockers.get(1)),
         _item(2, {k: c for k, c in outbound.items()}, not_refused, account, outbound_what, blockers.get(2)),
-        _item(3, connected, both_ways, account, "answered call", blockers.get(3)),
+        _item(3, connected, both_ways, account, "answered call", blockers.get(3), said=_no_audio),
     ]

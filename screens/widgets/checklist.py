@@ -9,7 +9,8 @@ from textual.widgets import Static
 from sip.checklist import ChecklistItem
 
 MARKS = {"pass": ("✔", "green"), "fail": ("✘", "red"), "unknown": ("·", "grey50"), "running": ("…", "yellow")}
-NO_FIX_YET = "ask for a hint on Exercises (w, then h)"
+# Exercises chooses a hint for what its own check found: that check first, then the hint.
+NO_FIX_YET = "on Exercises (w): check your fix (v), then ask for a hint (h)"
 
 
 def checklist_table(items: list[ChecklistItem], *, show_fix: bool = True, no_fix: str = NO_FIX_YET) -> Table:

@@ -88,6 +88,42 @@ async def test_check_my_fix_says_its_outcome_on_the_status_line_not_in_toasts(db
         assert app.screen.query_one("#exercise-status").region.bottom <= pane.y  # above, not over
 
 
+async def test_an_item_no_call_could_test_is_not_counted_as_failing(db_path):
+    """Only inbound calls, all dropped: one item fails, three could not be tested (no outbound
+    call, no answered call). The status line said "4 of 4 items fail" while the list showed
+    one ✘ and three ·."""
+    await prepared(db_path, started("firewall_allows_no_carrier"))
+    app = console(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("w")
+        await check_once(pilot, app, "firewall_allows_no_carrier", "inbound_firewall_drop")
+        await pilot.pause(0.1)
+        assert [row.status for row in app.lab.progress["firewall_allows_no_carrier"].checklist] == [
+            "fail", "unknown", "unknown", "unknown"]
+        assert "Not yet: 1 of 4 items fail, 3 could not be tested yet." in status(app)
+
+
+async def test_the_status_line_speaks_only_of_the_selected_exercise(db_path):
+    """"Report written: ...exercise-a.md" or "Fixed! ..." stayed on the line while the trainee
+    read another exercise: the line is cleared when the selection moves to another one, and
+    kept when the list is only redrawn (progress changed)."""
+    await prepared(db_path, started("firewall_allows_no_carrier"))
+    app = console(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("w")
+        await check_once(pilot, app, "firewall_allows_no_carrier", "inbound_firewall_drop")
+        await pilot.pause(0.1)
+        assert "Not yet" in status(app)
+        await pilot.press("h")  # a hint redraws the list: the line now says the hint, still about this one
+        assert await settle(pilot, lambda: app.lab.progress["firewall_allows_no_carrier"].hints_shown == 1)
+        await pilot.pause(0.1)
+        assert "Hint 1 below" in status(app) and app.screen.query_one("#exercise-status").display
+        await pilot.press("down")  # another exercise
+        await pilot.pause(0.1)
+        assert app.screen.selected.name != "firewall_allows_no_carrier"
+        assert status(app) == "" and not app.screen.query_one("#exercise-status").display
+
+
 async def test_a_hint_is_asked_for_after_a_check_and_then_the_fix_shows(db_path):
     await prepared(db_path, started("stale_voip_token"))
     app = console(db_path)
@@ -128,7 +164,9 @@ async def test_home_s_checklist_keeps_the_fix_back_during_an_exercise_until_a_hi
         await pilot.pause()
         checklist = lambda: shown_text(app.screen.query_one("#checklist"))  # noqa: E731
         assert "dropped by the PBX firewall" in checklist()  # the cause
-        assert "ask for a hint on Exercises" in checklist() and "Firewall -> add" not in checklist()
+        # the way to the fix, in the order it works: a hint is chosen for what Exercises' own check found
+        assert "on Exercises (w): check your fix (v), then ask for a hint (h)" in checklist()
+        assert "Firewall -> add" not in checklist()
         async with await Store.open(db_path) as other:  # a hint, asked for by this trainee elsewhere
             await other.record_check("gateway_missing_from_firewall", passed=False, checklist=[], ladder="",
                                      now=FIXED_NOW)
