@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from .sdp import HOLD_ADDRESS, SdpError, parse_sdp
 from .sipmsg import SipMessage, SipParseError, parse_message
 
 PCAP_MAGIC = 0xA1B2_C3D4  # microsecond timestamps; readers detect the byte order from it
@@ -111,59 +112,27 @@ def sip_message(payload: bytes) -> SipMessage | None:
 
 
 def sdp_media_addresses(body: str) -> set[Address]:
-    """The RTP and RTCP addresses an SDP body announces (RFC 4566, RTCP per RFC 3605).
+    """The RTP and RTCP addresses an SDP body announces, read by the gateway's own SDP parser
+    (sip/sdp.py: an SDP the edge cannot read announces nothing, and no media flows for it).
 
     Each m= line is one stream: its port with the media-level c= address (else the session's),
-    and its RTCP at a=rtcp (else the next port up). A stream on port 0 is refused and one on
-    0.0.0.0 is on hold: neither sends to an address."""
+    and its RTCP at a=rtcp (RFC 3605, else the next port up). A stream on port 0 is refused and
+    one on 0.0.0.0 is on hold: neither sends to an address."""
+    try:
+        session = parse_sdp(body)
+    except SdpError:
+        return set()
     found: set[Address] = set()
-    session_ip = ""
-    stream: dict | None = None
-    for line in body.splitlines():
-        key, _, value = line.strip().partition("=")
-        if key == "m":
-            _add_stream(found, stream, session_ip)
-            stream = {"port": _media_port(value), "ip": "", "rtcp": None}
-        elif key == "c":
-            ip = _connection_ip(value)
-            if stream is None:
-                session_ip = ip
-            else:
-                stream["ip"] = ip
-        elif key == "a" and value.startswith("rtcp:") and stream is not None:
-            stream["rtcp"] = value[len("rtcp:"):].split()
-    _add_stream(found, stream, session_ip)
+    for media in session.media:
+        ip = media.connection or session.connection
+        if not media.port or not ip or ip == HOLD_ADDRESS:
+            continue
+        found.add((ip, media.port))
+        if media.rtcp_port is not None:
+            found.add((media.rtcp_connection or ip, media.rtcp_port))
+        elif media.port < 65535:
+            found.add((ip, media.port + 1))
     return found
-
-
-def _media_port(value: str) -> int:
-    """'audio 4000 RTP/AVP 0 8' -> 4000 ('4000/2' counts the first port); 0 if unreadable."""
-    parts = value.split()
-    port = parts[1].split("/")[0] if len(parts) > 1 else ""
-    return int(port) if port.isdigit() and int(port) <= 65535 else 0
-
-
-def _connection_ip(value: str) -> str:
-    """'IN IP4 127.0.0.20' -> '127.0.0.20'; '' for IPv6 (the capture is IPv4) or nonsense."""
-    parts = value.split()
-    if len(parts) != 3 or parts[0] != "IN" or parts[1] != "IP4":
-        return ""
-    return parts[2].split("/")[0]  # a multicast address may carry '/ttl'
-
-
-def _add_stream(found: set[Address], stream: dict | None, session_ip: str) -> None:
-    if stream is None or not stream["port"]:
-        return
-    ip = stream["ip"] or session_ip
-    if not ip or ip == "0.0.0.0":
-        return
-    found.add((ip, stream["port"]))
-    rtcp = stream["rtcp"]
-    if rtcp and rtcp[0].isdigit():
-        rtcp_ip = _connection_ip(" ".join(rtcp[1:])) if len(rtcp) > 1 else ip
-        found.add((rtcp_ip or ip, int(rtcp[0])))
-    elif stream["port"] < 65535:
-        found.add((ip, stream["port"] + 1))
 
 
 # ---------------------------------------------------------------------------- one call

@@ -39,6 +39,7 @@ class MediaLine:
     connection: str | None  # this media's own c= address, if it has one
     direction: str  # 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive'
     rtcp_connection: str | None = None  # the address of an a=rtcp: line (RFC 3605), if it names one
+    rtcp_port: int | None = None  # the port of an a=rtcp: line; without one, RTCP is on port + 1
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def parse_sdp(body: str) -> SessionDescription:
                 else:
                     target["direction"] = name
             elif name == "rtcp" and target is not None:
-                target["rtcp"] = _rtcp_address(rest)
+                target["rtcp_port"], target["rtcp"] = _rtcp(rest)
             elif name == "rtpmap" and target is not None:
                 payload, _, encoding = rest.partition(" ")
                 target["rtpmap"][payload.strip()] = encoding.split("/", 1)[0].strip().upper()
@@ -102,7 +103,7 @@ def parse_sdp(body: str) -> SessionDescription:
                 kind=m["kind"], port=m["port"], protocol=m["protocol"], formats=m["formats"],
                 codecs=tuple(m["rtpmap"].get(f) or STATIC_AUDIO.get(f, f"PT{f}") for f in m["formats"]),
                 connection=m["connection"], direction=m.get("direction", session_direction),
-                rtcp_connection=m.get("rtcp"),
+                rtcp_connection=m.get("rtcp"), rtcp_port=m.get("rtcp_port"),
             )
             for m in media
         ),
@@ -119,12 +120,12 @@ def _connection_address(value: str) -> str:
     return parts[2].split("/", 1)[0]  # a multicast TTL suffix is not an address
 
 
-def _rtcp_address(value: str) -> str | None:
-    """'4001' -> None (the media's own address); '4001 IN IP4 <address>' -> the address."""
+def _rtcp(value: str) -> tuple[int, str | None]:
+    """'4001' -> (4001, None: the media's own address); '4001 IN IP4 <address>' -> (4001, the address)."""
     port, _, address = value.strip().partition(" ")
-    if not _PORT.fullmatch(port) or "/" in port:
+    if not _PORT.fullmatch(port) or "/" in port or int(port) > 65535:
         raise SdpError(f"a=rtcp:{value[:40]} is not 'a=rtcp:<port> [IN IP4 <address>]'")
-    return _connection_address(address) if address.strip() else None
+    return int(port), _connection_address(address) if address.strip() else None
 
 
 def _media_line(value: str) -> dict:

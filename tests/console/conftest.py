@@ -54,6 +54,18 @@ def console(db: Path, *recordings: str) -> TrunkLabApp:
     )
 
 
+def arrive(app: TrunkLabApp, record: dict) -> None:
+    """One recorded record reaches a running console's lab, as from the agents (or from the
+    lab itself: the call it placed)."""
+    event = record["event"]
+    if record["source"] == "lab":
+        if event.get("ev") == "placed":
+            details = {k: v for k, v in event.items() if k not in ("ev", "t", "ref")}
+            app.lab.open_call(event["ref"], started_at=event["t"], **details)
+    else:
+        app.lab.on_agent_event(record["source"], event)
+
+
 FIXED_NOW = 1_795_000_000.0  # 2026-11-18 11:06:40 UTC: the snapshots' "now"
 
 

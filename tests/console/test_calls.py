@@ -15,7 +15,7 @@ from sip.lab import Lab
 from sip.ladder import Ladder, columns
 from sip.replay import load_recording, recorded_supervisor_factory
 from store.records import SipMessageRecord
-from tests.console.conftest import FIXED_NOW, console, fixed_ids, prepared, settle
+from tests.console.conftest import FIXED_NOW, arrive, console, fixed_ids, prepared, settle
 from tests.console.test_pilot import shown_text
 from tests.support.replay import EVENTS, replay, scenario_account
 
@@ -37,13 +37,7 @@ def cell(app, key: str, column: str) -> str:
 def replayed_into(app: TrunkLabApp, name: str, prefix: str) -> None:
     """A recorded call arrives in a running console, as the agents would have sent it."""
     for record in load_recording(EVENTS / f"{name}.jsonl", ref_prefix=prefix):
-        event = record["event"]
-        if record["source"] == "lab":
-            if event.get("ev") == "placed":
-                details = {k: v for k, v in event.items() if k not in ("ev", "t", "ref")}
-                app.lab.open_call(event["ref"], started_at=event["t"], **details)
-        else:
-            app.lab.on_agent_event(record["source"], event)
+        arrive(app, record)
 
 
 def console_with(db: Path, records: list[dict]) -> TrunkLabApp:

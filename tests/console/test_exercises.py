@@ -88,10 +88,12 @@ async def test_check_my_fix_says_its_outcome_on_the_status_line_not_in_toasts(db
         assert app.screen.query_one("#exercise-status").region.bottom <= pane.y  # above, not over
 
 
-async def test_an_item_no_call_could_test_is_not_counted_as_failing(db_path):
+async def test_the_status_line_counts_untested_items_apart_and_speaks_of_the_selected_exercise(db_path):
     """Only inbound calls, all dropped: one item fails, three could not be tested (no outbound
-    call, no answered call). The status line said "4 of 4 items fail" while the list showed
-    one ✘ and three ·."""
+    call, no answered call); the line said "4 of 4 items fail" while the list showed one ✘ and
+    three ·. And what the line said ("Report written: ...", "Fixed! ...") stayed while the
+    trainee read another exercise: it is cleared when the selection moves to another one, and
+    kept when the list is only redrawn (progress changed)."""
     await prepared(db_path, started("firewall_allows_no_carrier"))
     app = console(db_path)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -101,19 +103,6 @@ async def test_an_item_no_call_could_test_is_not_counted_as_failing(db_path):
         assert [row.status for row in app.lab.progress["firewall_allows_no_carrier"].checklist] == [
             "fail", "unknown", "unknown", "unknown"]
         assert "Not yet: 1 of 4 items fail, 3 could not be tested yet." in status(app)
-
-
-async def test_the_status_line_speaks_only_of_the_selected_exercise(db_path):
-    """"Report written: ...exercise-a.md" or "Fixed! ..." stayed on the line while the trainee
-    read another exercise: the line is cleared when the selection moves to another one, and
-    kept when the list is only redrawn (progress changed)."""
-    await prepared(db_path, started("firewall_allows_no_carrier"))
-    app = console(db_path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("w")
-        await check_once(pilot, app, "firewall_allows_no_carrier", "inbound_firewall_drop")
-        await pilot.pause(0.1)
-        assert "Not yet" in status(app)
         await pilot.press("h")  # a hint redraws the list: the line now says the hint, still about this one
         assert await settle(pilot, lambda: app.lab.progress["firewall_allows_no_carrier"].hints_shown == 1)
         await pilot.pause(0.1)

@@ -9,7 +9,7 @@ from textual.widgets._footer import FooterKey
 
 from screens.widgets.footer import LabFooter
 from sip.replay import load_recording
-from tests.console.conftest import console, prepared, settle
+from tests.console.conftest import arrive, console, prepared, settle
 from tests.support.replay import EVENTS
 
 
@@ -45,17 +45,6 @@ async def test_the_search_field_says_how_to_leave_it_at_80_columns(db_path):
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen.focused is app.screen.query_one("#call-list")
-
-
-def arrive(app, record: dict) -> None:
-    """One recorded record reaches the running lab, as from the agents (or the lab itself)."""
-    event = record["event"]
-    if record["source"] == "lab":
-        if event.get("ev") == "placed":
-            details = {k: v for k, v in event.items() if k not in ("ev", "t", "ref")}
-            app.lab.open_call(event["ref"], started_at=event["t"], **details)
-    else:
-        app.lab.on_agent_event(record["source"], event)
 
 
 def end_in_view(table) -> bool:

@@ -249,7 +249,7 @@ PJSUA_SDP = ("v=0\r\no=- 4004653742 4004653742 IN IP4 127.0.0.20\r\ns=pjmedia\r\
     ("v=0\nm=audio 5000 RTP/AVP 0\nc=IN IP4 10.0.0.1\na=rtcp:7000 IN IP4 10.0.0.9\n",
      {("10.0.0.1", 5000), ("10.0.0.9", 7000)}),
     ("v=0\nm=audio 5000 RTP/AVP 0\nc=IN IP4 10.0.0.1\na=rtcp:7000\n", {("10.0.0.1", 5000), ("10.0.0.1", 7000)}),
-    ("v=0\nm=audio 5000 RTP/AVP 0\nc=IN IP4 10.0.0.1\na=rtcp:\n", {("10.0.0.1", 5000), ("10.0.0.1", 5001)}),
+    ("v=0\nm=audio 5000 RTP/AVP 0\nc=IN IP4 10.0.0.1\na=rtcp:\n", set()),  # unreadable: the edge refuses it
     ("v=0\nm=audio 5000/2 RTP/AVP 0\nc=IN IP4 224.2.1.1/127\n", {("224.2.1.1", 5000), ("224.2.1.1", 5001)}),
     ("v=0\nm=audio 65535 RTP/AVP 0\nc=IN IP4 10.0.0.1\n", {("10.0.0.1", 65535)}),
     ("v=0\nm=audio 99999 RTP/AVP 0\nc=IN IP4 10.0.0.1\n", set()),

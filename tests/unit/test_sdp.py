@@ -197,6 +197,7 @@ def test_rtp_off_loopback_is_refused(session_c, media_c):
     ("a=rtcp:4001 IN IP4 192.168.1.20", True),  # pjmedia would send RTCP there
     ("a=rtcp:4001 IN IP6 ::1", True),
     ("a=rtcp:x", True),
+    ("a=rtcp:99999", True),  # not a UDP port
 ])
 def test_an_rtcp_address_off_loopback_is_refused(rtcp, refused):
     problem = check_offer(sdp(rtcp), CARRIER)
@@ -207,8 +208,9 @@ def test_an_rtcp_address_off_loopback_is_refused(rtcp, refused):
 
 def test_the_rtcp_address_is_parsed():
     parsed = parse_sdp(sdp("a=rtcp:4001 IN IP4 127.0.0.33"))
-    assert parsed.media[0].rtcp_connection == "127.0.0.33"
+    assert parsed.media[0].rtcp_connection == "127.0.0.33" and parsed.media[0].rtcp_port == 4001
     assert parsed.addresses() == ("127.0.0.10", "127.0.0.33")
+    assert parse_sdp(sdp()).media[0].rtcp_port is None  # then RTCP is on the RTP port + 1 (pcap export)
 
 
 def test_an_off_loopback_video_stream_is_refused_too():
