@@ -71,10 +71,9 @@ def route_inbound(account: Account, user_part: str | None) -> InboundRoute | NoR
         return NoRoute(404, "Not Found", f"{user_part!r} is not a phone number of this account")
     group = account.trunk_group(did.trunk_group_sid) if did.trunk_group_sid else None
     if group is None:
-        return NoRoute(
-            404, "Not Found",
-            f"+{did.phonenumber} is not assigned to a trunk group (Phone Numbers -> Edit -> trunk group)",
-        )
+        # what is wrong, not where to fix it: the checklist's fix says that (and trainee mode
+        # keeps fixes back until a hint is asked for)
+        return NoRoute(404, "Not Found", f"+{did.phonenumber} is not assigned to a trunk group")
     targets: list[Target] = []
     skipped: list[str] = []
     # Failover order: trunks by priority, then each endpoint's addresses by priority (the

@@ -37,10 +37,13 @@ def test_inbound_to_an_assigned_number_reaches_the_pbx():
     assert route.targets == (Target(PBX_SID, "trunk-1", "127.0.0.10", 5060),)
 
 
-def test_inbound_to_an_unassigned_number_is_404_with_the_fix():
+def test_inbound_to_an_unassigned_number_is_404_saying_why_not_how():
+    """The cause is the gateway's word (its Warning header, the checklist's cause): what is
+    wrong, not where to click. Trainee mode shows causes and keeps fixes back until a hint, and
+    this one once carried "(Phone Numbers -> Edit -> trunk group)"; the checklist's fix says it."""
     route = route_inbound(default_account(), "12025550199")
     assert isinstance(route, NoRoute) and route.status == 404
-    assert "not assigned to a trunk group" in route.cause
+    assert route.cause == "+12025550199 is not assigned to a trunk group"
 
 
 @pytest.mark.parametrize("user", ["12025550142", "alice", "", None])
