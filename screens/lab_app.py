@@ -50,7 +50,8 @@ class TrunkLabApp(App):
     # The footer shows the screen's keys first (esc, ? and its own), then these: the screens'
     # keys as one group, their names being on Home's menu and under ?. Quit is listed under ?
     # only: q is what a terminal user tries first (as in sngrep and htop), and ctrl+c; q is no
-    # priority key, so a text field takes it as a letter.
+    # priority key, so a text field takes it as a letter, and a dialog (modal: the app's other
+    # keys do not reach it) does not quit.
     BINDINGS = [
         Binding("k", "run_checklist", "Checklist"),
         *(Binding(entry.key, f"open('{entry.name}')", entry.label, group=SCREEN_KEYS) for entry in SCREENS),

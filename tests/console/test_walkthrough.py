@@ -19,7 +19,7 @@ def footer_keys(app) -> dict[str, str]:
     return {k.key: k.description for k in footer.query(FooterKey) if "-command-palette" not in k.classes}
 
 
-async def test_q_quits_as_in_sngrep_but_is_a_letter_in_a_field(db_path):
+async def test_q_quits_as_in_sngrep_but_not_from_a_field_or_a_dialog(db_path):
     """q did nothing at all (only ctrl+q and ctrl+c quit), the first key a terminal user tries."""
     await prepared(db_path)
     app = console(db_path)
@@ -27,7 +27,12 @@ async def test_q_quits_as_in_sngrep_but_is_a_letter_in_a_field(db_path):
         await pilot.press("f", "a", "q")  # typing in the firewall's field: a letter
         await pilot.pause()
         assert app.screen.query_one("#add-rule").value == "q" and not app.stopped
-        await pilot.press("escape", "q")  # out of the field: quit, agents stopped first
+        await pilot.press("escape", "w", "s")  # "Start this exercise?": q is not an answer to it
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmStart" and not app.stopped
+        await pilot.press("escape", "q")  # on a screen: quit, agents stopped first
         assert await settle(pilot, lambda: app.stopped)
 
 
