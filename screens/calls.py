@@ -28,6 +28,7 @@ from store import StoreError, validate
 from . import messages
 from .base import LabScreen
 from .widgets.call_list import COLUMNS, CallTable, call_row, leg_rows, matches, on_hold, ref_of, row_key
+from .widgets.footer import LabFooter
 from .widgets.inputs import FieldErrors, LabInput, error_line
 from .widgets.ladder import LadderView, clock, leg_style, short_column
 
@@ -168,6 +169,7 @@ class PlaceCallScreen(FieldErrors, ModalScreen[dict | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Call", variant="primary", id="call")
                 yield Button("Cancel", id="cancel")
+        yield LabFooter()  # the dialog's keys (the screen's beneath do not reach a dialog)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "cancel":

@@ -35,6 +35,7 @@ from store.scenario import DIFFICULTIES, Scenario, library, load
 from . import messages
 from .base import LabScreen
 from .widgets.checklist import checklist_table
+from .widgets.footer import LabFooter
 
 MARKS = {"not started": "  ", "solved": "✓ "}
 
@@ -107,6 +108,7 @@ class ConfirmStart(ModalScreen[bool]):
             yield Static(Text(f"Start “{self.scenario.title}”?", style="bold"))
             yield Static(Text("The account goes back to the default, then breaks the way the scenario says. "
                               "The call history is kept.\n\n[enter] start   [esc] cancel"))
+        yield LabFooter()  # the dialog's keys (the screen's beneath do not reach a dialog)
 
 
 class ExercisesScreen(LabScreen):

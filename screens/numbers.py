@@ -14,6 +14,7 @@ from store.records import Did
 from store.validate import display_phonenumber
 
 from .base import LabScreen
+from .widgets.footer import LabFooter
 from .widgets.inputs import LabInput
 
 UNASSIGNED = "(unassigned)"
@@ -38,6 +39,7 @@ class EditNumberScreen(ModalScreen[str | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
+        yield LabFooter()  # the dialog's keys, ctrl+s among them (the screen's beneath do not reach it)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":

@@ -43,6 +43,13 @@ class LabInput(Input):
         super().restricted()
         self.post_message(self.Refused(self, f"{self.max_length} characters at most in this field"))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """esc is "Leave the field" only where the screen offers leave_field(); in a dialog it
+        is the dialog's (Cancel), and the footer says so."""
+        if action == "leave" and getattr(self.screen, "leave_field", None) is None:
+            return False
+        return True
+
     def action_leave(self) -> None:
         """esc: back to the screen's list, where its keys work. A dialog's esc (cancel) is not
         taken: the screen must offer leave_field()."""

@@ -122,3 +122,29 @@ async def test_calls_that_came_while_away_show_the_newest_with_its_legs(db_path)
         await pilot.pause()
         assert [row.key.value for row in table.ordered_rows][-1].startswith("new-c1\t")
         assert end_in_view(table) and app.screen.selected.ref == "new-c1"
+
+
+async def test_a_dialog_s_footer_shows_the_dialog_s_own_keys(db_path):
+    """With a dialog open, the footer was the screen's beneath ("a Add number", "k Checklist",
+    "d e n t f c b w"), none of which reaches a dialog, and ctrl+s (save a number) was shown
+    nowhere. Each dialog has a footer of its own keys; in its fields esc is the dialog's Cancel
+    (it was "Leave the field", which a dialog passes on)."""
+    await prepared(db_path)
+    app = console(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n", "enter")  # a number's trunk group
+        await pilot.pause()
+        keys = footer_keys(app)
+        assert keys.get("escape") == "Cancel" and keys.get("ctrl+s") == "Save"
+        assert not {"a", "k", "d", "question_mark"} & set(keys)
+        await pilot.press("escape", "c", "i")  # the inbound call dialog, its number field focused
+        await pilot.pause()
+        keys = footer_keys(app)
+        assert keys.get("escape") == "Cancel" and "enter" in keys and not {"i", "o", "k"} & set(keys)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "CallsScreen"
+        await pilot.press("w", "s")  # "Start this exercise?"
+        await pilot.pause()
+        keys = footer_keys(app)
+        assert keys.get("escape") == "Cancel" and keys.get("enter") == "Start"
