@@ -129,6 +129,11 @@ async def test_a_hint_is_asked_for_after_a_check_and_then_the_fix_shows(db_path)
         text = detail(app)
         assert f"Hint 1  {scenario.hints[0].text}" in text.replace("\n", " ")
         assert "fix:   PBX settings -> VoIP token" in text
+        # ... and what the calls did stays: hints point at it (it went once a hint was given)
+        lines = [line.rstrip() for line in text.splitlines()]
+        outbound = lines.index("✘ Outbound calls are successfully initiated")
+        assert lines[outbound + 1:outbound + 3] == ["  proxy: 401 Unauthorized",
+                                                    "  cause: digest response is wrong: not the VoIP token of 'Acme PBX'"]
         assert "Hint 1 below" in status(app)
 
 
