@@ -138,7 +138,8 @@ def stop_room(room: Room) -> None:
 
 
 def home_shown(text: str) -> bool:
-    return "CONFIGURE" in text and "Quit" in text and BLOCK.search(text) is not None
+    """Home, drawn whole: its menu, its checklist and the diagram's addresses."""
+    return "CONFIGURE" in text and "Verification Checklist" in text and BLOCK.search(text) is not None
 
 
 def lab_of(text: str) -> int:
