@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from store import labs
 from tests.support.chromium import Browser
 from tests.support.classroom import (
     LABS,
@@ -78,7 +79,7 @@ def database_calls(db: Path) -> int:
 
 async def test_a_room_trainees_join_reload_and_the_trainer_sees_them(tmp_path):
     port, folder = free_port(), tmp_path / "room"
-    room = start_room(port, folder)
+    room = start_room(port, folder, "--max-trainees", "2")
     browser = Browser(shutil.which("chromium"), tmp_path / "chromium")
     seen: set[int] = set()
     try:
@@ -87,6 +88,10 @@ async def test_a_room_trainees_join_reload_and_the_trainer_sees_them(tmp_path):
         # a wrong room code gets a page that says so, and no lab
         stranger = await browser.open_tab(f"{room.base}/join/WRONGCODE1", await browser.new_context())
         assert "not the room's code" in await stranger.wait_for_page(lambda t: "code" in t)
+        # and the trainer's link without its secret: refused, and no dashboard
+        await stranger.navigate(f"{room.base}/trainer/not-the-secret/")
+        refused = await stranger.wait_for_page(lambda t: "Not for you" in t)
+        assert "the trainer" in refused and "Give to everyone" not in refused
         await stranger.close()
 
         # Ana joins with her name and gets a lab; she runs the checklist (five calls, kept as CDRs)
@@ -142,6 +147,11 @@ async def test_a_room_trainees_join_reload_and_the_trainer_sees_them(tmp_path):
         seen |= {ben_console, *children(ben_console)}
         await trainer.wait_for_page(lambda t: "Ana" in t and "Ben" in t)
 
+        # the room takes two: Cleo's browser gets a page that says so (no splash, no lab)
+        cleo = await join(browser, room.trainee_url, "Cleo")
+        assert "The room is full: it takes 2 trainees" in await cleo.wait_for_page(lambda t: "full" in t)
+        await cleo.close()
+
         # the trainer gives an exercise to everyone: each trainee's Exercises screen shows it running
         await trainer.evaluate(f"window.confirm = () => true; document.getElementById('scenario').value = {EXERCISE!r};"
                                "document.getElementById('give-all').click()")
@@ -170,15 +180,24 @@ async def test_a_room_trainees_join_reload_and_the_trainer_sees_them(tmp_path):
         assert alive(ana_console)
         await wait_for_rows(trainer, lambda rows: any(r["id"] == "t2" and "ended" in r["text"] for r in rows))
 
-        # the server restarts on the same folder: the same links, and Ana's page comes back by
-        # itself to her lab and her database (a new console on it: her calls are still there)
+        # the server restarts on the same folder while another program holds Ana's lab: her page
+        # comes back by itself and says why her lab cannot start; once the lab is free, "Try
+        # again" brings her own lab and database back (a new console on it: her calls are there)
         ana_processes = [ana_console, *children(ana_console)]
         stop_room(room)
         assert not await wait_gone(ana_processes, 20), "Ana's console outlived the server"
         assert "reconnecting" in await ana.wait_for_page(lambda t: "reconnecting" in t)
         first = room
-        room = start_room(port, folder)
-        assert (room.trainee_url, room.trainer_url) == (first.trainee_url, first.trainer_url)
+        other_program = labs.reserve(ana_lab)
+        try:
+            room = start_room(port, folder, "--max-trainees", "2")
+            assert (room.trainee_url, room.trainer_url) == (first.trainee_url, first.trainer_url)
+            why = await ana.wait_for_page(lambda t: "in use by another program" in t)
+            assert f"lab {ana_lab}" in why and "Tell your trainer" in why and "Try again" in why
+            assert console_on(room.process.pid, ana_db) is None
+        finally:
+            other_program.release()
+        await ana.evaluate("document.getElementById('closed-action').click()")
         assert lab_of(await ana.wait_for_text(home_shown, timeout=60)) == ana_lab
         ana_console = await wait_for(lambda: console_on(room.process.pid, ana_db), 10, "Ana's console again")
         seen |= {ana_console, *children(ana_console)}
