@@ -2,24 +2,28 @@
 
     .venv/bin/python bench/classroom.py [--trainees 4,8,12,16] [--minutes 3] [--labs 185-214]
 
-For each room size N: `app.py web` is started as the trainer would, and N trainees join it.
-Each trainee is a websocket client that speaks textual-serve's protocol as the browser's page
-does (a name posted to the join link, the session cookie, then key presses as ["stdin", KEY]
-and the console's screen bytes read and dropped): no browser runs, so that the machine's CPU
-goes to what the trainer's machine would really run (the server, the consoles, the agents).
+For each room size N: `app.py web` is started as the trainer would, and N trainees join it,
+one every half second. Each trainee is a websocket client that speaks textual-serve's protocol
+as the browser's page does (a name posted to the join link, the session cookie, then key
+presses as ["stdin", KEY] and the console's screen bytes read and dropped): no browser runs, so
+that the machine's CPU goes to what the trainer's machine would really run (the server, the
+real consoles, their real agents).
 
-Every trainee then does what a workshop asks: opens Exercises (w), picks "The PBX sends a
-stale VoIP token" and starts it (s, enter), fixes it the way the exercise teaches (PBX
-settings b, copy from the portal u), and runs the Verification Checklist (k) every 20 s,
-trainees staggered over those 20 s. The dashboard's own data (room.json, polled every second as
-the trainer's page does) tells when each check finished and how: a check passes when all four
-items pass (the trunk is fixed, so anything else is the machine failing the trainee).
+The trainer then hands out "The PBX sends a stale VoIP token" to everyone (the dashboard's
+"Give to everyone", as a POST to its action), and every trainee fixes it the way the exercise
+teaches (PBX settings b, copy from the portal u, back to Home d) and runs the Verification
+Checklist (k) every 20 s, trainees staggered over those 20 s. The dashboard's own data
+(room.json, polled every second as the trainer's page does) tells when each check finished and
+how: a check passes when all four items pass (the trunk is fixed, so anything else is the
+machine failing the trainee).
 
-Printed per N: checks passed / run; check duration p50 and p95 (the lab's own start-to-finish);
-dashboard lag (a check's end to the dashboard showing it, polling included) p50 and max; PSS
-per trainee (the server, the consoles and their agents, /proc/PID/smaps_rollup, divided by N);
-CPU per trainee (the same processes, utime+stime over the checking phase, in % of one core);
-the machine's load average and the bench client's own CPU.
+Printed per trainee: join time (the join posted -> the console's first screen bytes, and -> its
+four agents running). Printed per N: checks passed / run; check duration p50 and p95 (the lab's
+own start-to-finish); dashboard lag (a check's end to the dashboard showing it, polling
+included) p50 and max; PSS per trainee (the server, the consoles and their agents,
+/proc/PID/smaps_rollup, divided by N); CPU per trainee (the same processes, utime+stime over
+the checking phase, in % of one core); the bench client's own CPU; whether the goal held (every
+check passed, dashboard lag <= 2 s, PSS <= 150 MiB per trainee); and `uptime` before and after.
 """
 
 from __future__ import annotations
@@ -44,8 +48,9 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_EVERY_S = 20.0
 CHECK_GIVE_UP_S = 90.0  # a check not on the dashboard by then did not happen
-DOWN = "\x1b[B"
 EXERCISE = "stale_voip_token"
+GOAL_LAG_S = 2.0
+GOAL_PSS_MIB = 150.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -110,6 +115,10 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))] if ordered else float("nan")
@@ -131,6 +140,9 @@ class Trainee:
     lab: int = 0
     ws: aiohttp.ClientWebSocketResponse | None = None
     received: int = 0
+    joined_at: float = 0.0  # monotonic: the join posted
+    on_screen_s: float | None = None  # -> the console's first screen bytes
+    agents_s: float | None = None  # -> its four agents running
     sent_at: list[float] = field(default_factory=list)  # when each k was pressed
     seen: dict[int, tuple[float, dict]] = field(default_factory=dict)  # finished_at -> (seen at, check)
     exercise_started: bool = False
@@ -144,6 +156,8 @@ class Trainee:
     async def read_screen(self) -> None:
         async for message in self.ws:
             if message.type == aiohttp.WSMsgType.BINARY:
+                if self.on_screen_s is None and len(message.data) > 100:  # a screen, not the terminal modes
+                    self.on_screen_s = time.monotonic() - self.joined_at
                 self.received += len(message.data)
 
 
@@ -184,10 +198,11 @@ def stop_room(room: Room) -> None:
 
 async def join(room: Room, name: str) -> Trainee:
     http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    joined_at = time.monotonic()
     async with http.post(room.trainee_url, data={"name": name}) as answer:
         if answer.status != 200:
             raise SystemExit(f"{name} could not join: {answer.status} {await answer.text()}")
-    trainee = Trainee(name, http)
+    trainee = Trainee(name, http, joined_at=joined_at)
     trainee.ws = await http.ws_connect(f"{room.trainee_url}/ws?width=120&height=40", max_msg_size=0)
     await trainee.ws.send_str(json.dumps(["resize", {"width": 120, "height": 40}]))
     return trainee
@@ -207,34 +222,48 @@ async def run_room(size: int, minutes: float, labs: str, folder: Path) -> dict:
     trainees: list[Trainee] = []
     readers: list[asyncio.Task] = []
     try:
+        async def agents_up() -> None:  # each trainee's console and its four agents, as they come
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and any(t.agents_s is None for t in trainees[:size]):
+                for console in children(room.process.pid):
+                    line = cmdline(console)
+                    trainee = next((t for t in trainees if t.lab and f"--lab {t.lab} " in line), None)
+                    if trainee is None or trainee.agents_s is not None:
+                        continue
+                    if sum(1 for pid in children(console) if "sip.agent" in cmdline(pid)) == 4:
+                        trainee.agents_s = time.monotonic() - trainee.joined_at
+                await asyncio.sleep(0.1)
+
+        watching_agents = None
         for number in range(size):  # a room fills over some seconds, not in one instant
             trainee = await join(room, f"trainee {number + 1:02d}")
             trainees.append(trainee)
+            document, _ = await fetch_room(trainer, room)
+            row = next(r for r in document["trainees"] if r["name"] == trainee.name)
+            trainee.id, trainee.lab = row["id"], row["lab"]
             readers.append(asyncio.create_task(trainee.read_screen()))
+            watching_agents = watching_agents or asyncio.create_task(agents_up())
             await asyncio.sleep(0.5)
-        document, _ = await fetch_room(trainer, room)
-        for row in document["trainees"]:
-            match = next(t for t in trainees if t.name == row["name"])
-            match.id, match.lab = row["id"], row["lab"]
-
-        # every console up with its four agents
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            consoles = children(room.process.pid)
-            agents = sum(1 for console in consoles for pid in children(console) if "sip.agent" in cmdline(pid))
-            if len(consoles) == size and agents == 4 * size:
-                break
-            await asyncio.sleep(1)
-        else:
-            raise SystemExit(f"N={size}: the consoles did not all start ({len(consoles)} consoles, {agents} agents)")
+        await watching_agents
+        if any(t.agents_s is None for t in trainees):
+            raise SystemExit(f"N={size}: the consoles did not all start their agents within 120 s")
+        for trainee in trainees:
+            on_screen = f"{trainee.on_screen_s:.1f} s" if trainee.on_screen_s is not None else "never"
+            print(f"      {trainee.name} (lab {trainee.lab}): joined -> console on screen {on_screen}, "
+                  f"-> four agents running {trainee.agents_s:.1f} s", flush=True)
         await asyncio.sleep(5)  # the agents configured
 
-        # each trainee starts the exercise and fixes it, with keys
-        async def start_and_fix(trainee: Trainee) -> None:
-            await trainee.keys("w", *[DOWN] * 8, "s", "\r")
-            await asyncio.sleep(2)
+        # the trainer hands out the exercise to everyone; each trainee fixes it, with keys
+        async with trainer.post(f"{room.trainer_url}action",
+                                json={"action": "give", "trainee": "all", "scenario": EXERCISE}) as answer:
+            reply = await answer.json()
+            if not reply.get("ok"):
+                raise SystemExit(f"N={size}: giving the exercise failed: {reply}")
+        await asyncio.sleep(2)  # the consoles follow their databases
+
+        async def fix(trainee: Trainee) -> None:
             await trainee.keys("b", "u", "d")
-        await asyncio.gather(*(start_and_fix(t) for t in trainees))
+        await asyncio.gather(*(fix(t) for t in trainees))
         document, _ = await fetch_room(trainer, room)
         started = {row["id"] for row in document["trainees"] if row["exercise"] == EXERCISE}
         for trainee in trainees:
@@ -297,13 +326,26 @@ async def run_room(size: int, minutes: float, labs: str, folder: Path) -> dict:
         durations = [c["finished_at"] - c["started_at"] for c in runs]
         passed = sum(1 for c in runs if c["passed"])
         pressed = sum(len(t.sent_at) for t in trainees)
+        joins = [t.on_screen_s for t in trainees if t.on_screen_s is not None]
+        pss = statistics.mean(pss_samples) / size if pss_samples else float("nan")
+        lag_max = max(lags) if lags else float("nan")
+        missed = []
+        if not runs or passed < pressed:
+            missed.append(f"{pressed - passed} of {pressed} checks did not pass")
+        if not lag_max <= GOAL_LAG_S:
+            missed.append(f"dashboard lag {lag_max:.2f} s > {GOAL_LAG_S:.0f} s")
+        if not pss <= GOAL_PSS_MIB:
+            missed.append(f"PSS {pss:.0f} MiB per trainee > {GOAL_PSS_MIB:.0f}")
         return {
-            "N": size, "exercise started by keys": sum(t.exercise_started for t in trainees),
+            "N": size, "exercise started": sum(t.exercise_started for t in trainees),
+            "join p50": percentile(joins, 0.5), "join max": max(joins) if joins else float("nan"),
+            "agents max": max(t.agents_s for t in trainees),
+            "goal": "held" if not missed else "missed: " + "; ".join(missed),
             "checks": f"{passed}/{pressed}", "passed": passed, "pressed": pressed,
             "duration p50": percentile(durations, 0.5), "duration p95": percentile(durations, 0.95),
-            "lag p50": percentile(lags, 0.5), "lag max": max(lags) if lags else float("nan"),
+            "lag p50": percentile(lags, 0.5), "lag max": lag_max,
             "room.json p95 ms": 1000 * percentile(fetch_times, 0.95),
-            "PSS per trainee MiB": statistics.mean(pss_samples) / size if pss_samples else float("nan"),
+            "PSS per trainee MiB": pss,
             "CPU per trainee %": 100 * cpu / wall / size, "CPU total %": 100 * cpu / wall,
             "client CPU %": 100 * client_cpu / wall, "load": load_average(),
             "CPU per trainee by process %": {kind: round(100 * seconds / wall / size, 2) for kind, seconds in kinds.items()},
@@ -320,8 +362,9 @@ async def run_room(size: int, minutes: float, labs: str, folder: Path) -> dict:
 
 
 def print_row(result: dict) -> None:
-    print(f"N={result['N']:>2}  checks {result['checks']:>7} passed  "
-          f"(exercise started by keys: {result['exercise started by keys']}/{result['N']})  "
+    print(f"N={result['N']:>2}  joined -> on screen p50 {result['join p50']:.1f} s max {result['join max']:.1f} s, "
+          f"agents running max {result['agents max']:.1f} s  checks {result['checks']:>7} passed  "
+          f"(exercise running for {result['exercise started']}/{result['N']})  "
           f"check p50 {result['duration p50']:.1f} s p95 {result['duration p95']:.1f} s  "
           f"dashboard lag p50 {result['lag p50']:.2f} s max {result['lag max']:.2f} s  "
           f"room.json p95 {result['room.json p95 ms']:.0f} ms  "
@@ -331,6 +374,8 @@ def print_row(result: dict) -> None:
     print(f"      CPU per trainee by process: "
           + ", ".join(f"{kind} {share:.2f} %" for kind, share in sorted(result["CPU per trainee by process %"].items())),
           flush=True)
+    print(f"      goal (every check passed, dashboard lag <= {GOAL_LAG_S:.0f} s, PSS <= {GOAL_PSS_MIB:.0f} MiB "
+          f"per trainee): {result['goal']}", flush=True)
 
 
 async def main() -> None:
@@ -340,11 +385,13 @@ async def main() -> None:
     parser.add_argument("--labs", default="185-214", help="the labs the rooms may use (default 185-214)")
     args = parser.parse_args()
     sizes = [int(n) for n in args.trainees.split(",")]
-    print(f"classroom bench: {os.cpu_count()} cores, load {load_average()} at the start; "
-          f"checks every {CHECK_EVERY_S:.0f} s for {args.minutes:g} min per room size", flush=True)
+    print(f"classroom bench: {os.cpu_count()} cores; checks every {CHECK_EVERY_S:.0f} s for {args.minutes:g} min "
+          f"per room size", flush=True)
+    print(f"uptime: {uptime()}", flush=True)
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="trunklab-bench-") as folder:
             print_row(await run_room(size, args.minutes, args.labs, Path(folder) / "room"))
+        print(f"uptime: {uptime()}", flush=True)
 
 
 if __name__ == "__main__":
