@@ -173,7 +173,10 @@ class Console:
         if self.process is not None:
             with contextlib.suppress(ProcessLookupError):
                 await self.process.wait()
-        await self.close_pages(1000, "the console stopped")
+        if self.process is not None and self.process.returncode not in (0, None):
+            await self.close_pages(4004, "the console stopped with an error")  # the trainer's terminal says which
+        else:
+            await self.close_pages(1000, "the console stopped")
         if self.on_exit is not None:
             self.on_exit(self)
 
