@@ -77,7 +77,9 @@ def serve(*, host: str, port: int, lab_choice: str, sessions_dir: str | None, re
     except RoomFileError as error:
         raise WebOptionError(str(error)) from None
     base = public_base(host, port, tls is not None, public_url)
-    print(f"trunklab web: room in {folder} ({len(room.state.active())} trainees so far; labs "
+    joined = len(room.state.active())
+    trainees = f"{joined} trainee" + ("" if joined == 1 else "s")
+    print(f"trunklab web: room in {folder} ({trainees} so far; labs "
           f"{numbers[0]}-{numbers[-1]}, at most {max_trainees} trainees)", flush=True)
     links = (f"{base}/join/{room.state.code}", f"{base}/trainer/{room.state.secret}/")
     run(room, host, port, tls=tls, links=links, say=lambda line: print(line, flush=True))

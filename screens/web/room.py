@@ -281,7 +281,10 @@ def rows_csv(rows: list[Row]) -> str:
     return out.getvalue()
 
 
-_MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]<>()#+-.!|~"})
+# What could start formatting, a link, an HTML tag or an entity inside a table cell, a list item
+# or a heading: the only places the report puts text. (A '.', '(' or '#' there is just text, and
+# escaping it would make the report ugly to read as plain text.)
+_MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|~&"})
 
 
 def md(text: str) -> str:
@@ -293,11 +296,15 @@ def _minutes(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / 60:.0f} min"
 
 
+def _trainees(count: int) -> str:
+    return f"{count} trainee" + ("" if count == 1 else "s")
+
+
 def room_markdown(rows: list[Row], *, now: float, titles: dict[str, str]) -> str:
     ordered = sort_rows(rows)
     counts = {state: sum(1 for r in rows if r.state == state) for state in STATES}
     lines = [f"# Classroom results, {_stamp(now)}", "",
-             f"{len([r for r in rows if r.state != 'ended'])} trainees in the room; "
+             f"{_trainees(len([r for r in rows if r.state != 'ended']))} in the room; "
              + ", ".join(f"{n} {state}" for state, n in counts.items() if n) + ".", "",
              "| trainee | lab | state | exercise | hints | checks | last check | time on task |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]

@@ -55,9 +55,10 @@ def public_base(host: str, port: int, tls: bool, public_url: str | None) -> str:
 
 
 class ClassroomServer:
-    def __init__(self, room: Classroom, *, secure_cookies: bool = False) -> None:
+    def __init__(self, room: Classroom, *, secure_cookies: bool = False, join_url: str | None = None) -> None:
         self.room = room
         self.secure_cookies = secure_cookies
+        self.join_url = join_url  # the trainee link as printed (behind a proxy, the proxy's address)
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
 
     # ------------------------------------------------------------------ the application
@@ -246,8 +247,8 @@ class ClassroomServer:
     async def dashboard(self, request: web.Request) -> web.Response:
         if not self.trainer_ok(request):
             return self.refuse_trainer()
-        base = f"{request.scheme}://{request.host}"
-        return self.render("dashboard.html", join_url=f"{base}/join/{self.room.state.code}",
+        join_url = self.join_url or f"{request.scheme}://{request.host}/join/{self.room.state.code}"
+        return self.render("dashboard.html", join_url=join_url,
                            scenarios=[(s.name, s.title) for s in self.room.scenarios])
 
     async def _rows(self):
@@ -386,7 +387,7 @@ def run(room: Classroom, host: str, port: int, *, tls: ssl.SSLContext | None, li
         say=print) -> None:
     """Serve until SIGINT or SIGTERM; every console stops with the server. The links are printed
     once the page is listening, and only then."""
-    server = ClassroomServer(room, secure_cookies=tls is not None or links[0].startswith("https:"))
+    server = ClassroomServer(room, secure_cookies=tls is not None or links[0].startswith("https:"), join_url=links[0])
 
     async def main() -> None:
         runner = web.AppRunner(server.application(), access_log=None, shutdown_timeout=5.0)

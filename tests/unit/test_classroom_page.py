@@ -194,3 +194,19 @@ def test_a_room_file_this_trunklab_cannot_read_is_refused_and_kept(tmp_path):
         Classroom.open(folder, LABS, 30, lock_dir=tmp_path / "locks", say=lambda line: None)
     assert (folder / ROOM_FILE).read_text() == '{"version": 99}'
 
+
+
+async def test_behind_a_reverse_proxy_that_passes_the_host_the_room_works(client, room):
+    """The proxy's name in Host (nginx: proxy_set_header Host $http_host) and in the page's Origin."""
+    proxied = {"Host": "class.example.org", "Origin": "https://class.example.org"}
+    join = await client.post(f"/join/{room.state.code}", data={"name": "Ana"}, headers=proxied, allow_redirects=False)
+    assert join.status == 303 and room.state.trainees[0].name == "Ana"
+    dashboard = await client.get(f"/trainer/{room.state.secret}/", headers=proxied)
+    assert f"http://class.example.org/join/{room.state.code}" in await dashboard.text()
+    action = await client.post(f"/trainer/{room.state.secret}/action", headers=proxied,
+                               json={"action": "end", "trainee": "t1"})
+    assert action.status == 200 and not room.state.trainees[0].active
+    # a proxy that does not pass the Host: the pages' own requests look like another site's
+    unpassed = {"Host": "127.0.0.1:8000", "Origin": "https://class.example.org"}
+    refused = await client.post(f"/join/{room.state.code}", data={"name": "Ben"}, headers=unpassed)
+    assert refused.status == 403 and len(room.state.trainees) == 1

@@ -196,6 +196,12 @@ def test_markdown_report_shows_names_literally():
     assert report.startswith("# Classroom results, ")
     assert "3 trainees in the room; 1 stuck, 1 practice, 1 solved." in report
     assert "| Ana | 61 | stuck (all 3 hints used) | The PBX sends a stale VoIP token | 3/3 | 3 | 3/4 pass |" in report
-    assert "## Bo \\| \\*b\\* \\[x\\]\\(y\\) (lab 63)" in report
-    assert "- [ ] Authentication succeeds \\(no 401 or 403 errors\\) (proxy: 401 Unauthorized)" in report
-    assert md("a|b") == "a\\|b" and md("plain") == "plain"
+    assert "## Bo \\| \\*b\\* \\[x\\](y) (lab 63)" in report
+    assert "- [ ] Authentication succeeds (no 401 or 403 errors) (proxy: 401 Unauthorized)" in report
+    assert md("a|b") == "a\\|b" and md("plain") == "plain" and md("127.0.5.2 (ok)") == "127.0.5.2 (ok)"
+    assert md("<img src=x>") == "\\<img src=x\\>" and md("&lt;") == "\\&lt;"
+
+
+def test_markdown_report_counts_one_trainee_as_one():
+    report = room_markdown(sample_rows()[:1], now=NOW, titles=TITLES)
+    assert "1 trainee in the room; 1 stuck." in report

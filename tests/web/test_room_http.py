@@ -342,3 +342,19 @@ async def test_https_with_a_certificate(tmp_path):
                 assert answer.status == 200
     finally:
         stop_room(room)
+
+
+async def test_behind_a_reverse_proxy_the_links_name_the_proxy_and_the_cookie_is_https_only(tmp_path):
+    room = start_room(free_port(), tmp_path / "room", "--public-url", "https://class.example.org/")
+    try:
+        assert room.trainee_url == f"https://class.example.org/join/{room.code}"
+        assert room.trainer_url == f"https://class.example.org/trainer/{room.secret}/"
+        port = room.process.args[room.process.args.index("--port") + 1]
+        async with client() as browser:  # as the proxy forwards it: plain HTTP on loopback
+            async with browser.post(f"http://127.0.0.1:{port}/join/{room.code}", data={"name": "Ana"},
+                                    allow_redirects=False) as answer:
+                assert answer.status == 303 and "Secure" in answer.headers["Set-Cookie"]
+            async with browser.get(f"http://127.0.0.1:{port}/trainer/{room.secret}/") as answer:
+                assert room.trainee_url in await text_of(answer)  # the dashboard shows the link trainees open
+    finally:
+        stop_room(room)
