@@ -8,8 +8,8 @@ tests/web/test_classroom.py; the room over HTTP as a subprocess, tests/web/test_
 - a page reached under another name (DNS rebinding) learns nothing without the code or the
   secret: the server may be reached under any name the trainer's network gives it (its host
   name, its LAN address, a proxy's name), so the code and the secret guard it, not the Host;
-- `--host` takes any address or name of this machine, and `web`'s options that cannot work
-  are refused in one line before anything is made;
+- `--host` takes any address or name of this machine (the command line's refusals are
+  tests/test_cli_labs.py), and the links name the address trainees open;
 - each trainee is a console of their own: their own lab, their own database, and a room
   started again on its folder gives each of them back.
 """
@@ -24,7 +24,6 @@ import sys
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-import app
 from screens.web.classroom import APP_PY, ROOM_FILE, Classroom
 from screens.web.command import WebOptionError, listen_address
 from screens.web.server import COOKIE, ClassroomServer, public_base
@@ -122,25 +121,6 @@ def test_any_address_or_name_of_this_machine_may_serve_the_page(host):
 def test_what_is_not_an_address_is_refused(host):
     with pytest.raises(WebOptionError, match="give an address of this machine"):
         listen_address(host)
-
-
-@pytest.mark.parametrize(("options", "says"), [
-    (["--host", "http://x"], "--host 'http://x': give an address of this machine"),
-    (["--port", "0"], "--port 0: a port is 1-65535"),
-    (["--port", "70000"], "a port is 1-65535"),
-    (["--max-trainees", "0"], "--max-trainees: at least 1"),
-    (["--keyfile", "key.pem"], "--keyfile needs --certfile"),
-    (["--public-url", "class.example.org"], "--public-url class.example.org: give the address trainees open"),
-    (["--resume", "--sessions-dir", "x"], "give one of them"),
-    (["--db", "x.db"], "--db does not apply"),
-])
-def test_options_that_cannot_work_are_refused_in_one_line_and_nothing_is_made(options, says, tmp_path, capsys,
-                                                                               monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert app.main(["web", *options]) == 2
-    error = capsys.readouterr().err
-    assert says in error and error.count("\n") == 1 and "Traceback" not in error
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_links_carry_the_address_trainees_open():
