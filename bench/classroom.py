@@ -331,7 +331,10 @@ async def run_room(size: int, minutes: float, labs: str, folder: Path) -> dict:
         lag_max = max(lags) if lags else float("nan")
         missed = []
         if not runs or passed < pressed:
-            missed.append(f"{pressed - passed} of {pressed} checks did not pass")
+            failing = [c for c in runs if not c["passed"]]
+            missed.append(f"{pressed - passed} of {pressed} checks did not pass ({pressed - len(runs)} pressed but "
+                          f"never seen finished; {len(failing)} finished failing"
+                          + "".join(f"; items {c.get('items')}" for c in failing[:3]) + ")")
         if not lag_max <= GOAL_LAG_S:
             missed.append(f"dashboard lag {lag_max:.2f} s > {GOAL_LAG_S:.0f} s")
         if not pss <= GOAL_PSS_MIB:
