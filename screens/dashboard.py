@@ -36,7 +36,7 @@ def parties_text(account) -> Text:
 class DashboardScreen(LabScreen):
     BINDINGS = [
         Binding("escape", "app.open('dashboard')", "", show=False),  # Home: nothing to go back to
-        Binding("ctrl+n", "start_blank", "New customer (blank account)"),
+        Binding("ctrl+n", "start_blank", "Blank account"),
     ]
 
     def compose_body(self) -> ComposeResult:
