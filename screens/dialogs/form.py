@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
@@ -58,17 +58,18 @@ class FormDialog(FieldErrors, ModalScreen[str | None]):
             yield Label(self.title_text, classes="title")
             if self.intro:
                 yield Static(self.intro, classes="intro", markup=False)
-            with Grid(classes="form-fields"):
+            with Vertical(classes="form-fields"):
                 for field in self.fields:
-                    yield Label(field.label, classes="field-label")
-                    if field.kind == "check":
-                        yield Checkbox("", bool(field.value), id=field.id, compact=True)
-                    elif field.kind == "choice":
-                        yield Select(list(field.choices), value=field.value, allow_blank=False, id=field.id,
-                                     compact=True)
-                    else:
-                        yield LabInput(str(field.value), id=field.id, max_length=field.max_length,
-                                       placeholder=field.placeholder, compact=True)
+                    with Horizontal(classes="form-row"):
+                        yield Label(field.label, classes="field-label")
+                        if field.kind == "check":
+                            yield Checkbox("", bool(field.value), id=field.id, compact=True)
+                        elif field.kind == "choice":
+                            yield Select(list(field.choices), value=field.value, allow_blank=False, id=field.id,
+                                         compact=True)
+                        else:
+                            yield LabInput(str(field.value), id=field.id, max_length=field.max_length,
+                                           placeholder=field.placeholder, compact=True)
                     yield error_line(field.id)
             yield Static(id="error", classes="error")
             with Horizontal(classes="buttons"):
