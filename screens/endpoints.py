@@ -43,7 +43,7 @@ def details_text(endpoint: Endpoint, revealed: bool) -> Text:
     if endpoint.is_system_gateway:
         text.append("   system-generated, read-only\n", style="italic grey62")
     else:
-        text.append("   third-party   [enter] edit name and capacity  [del] delete\n", style="grey62")
+        text.append("   third-party   [enter] edit  [del] delete\n", style="grey62")
     text.append("\nendpoint_sid  ", style="bold")
     text.append(endpoint.endpoint_sid + "\n")
     if endpoint.voip_token is not None:
@@ -52,12 +52,14 @@ def details_text(endpoint: Endpoint, revealed: bool) -> Text:
         text.append("              [r] reveal/hide  [g] regenerate\n", style="grey62")
     if not endpoint.is_system_gateway:
         text.append("capacity      ", style="bold")
-        text.append(f"{endpoint.capacity or 'no limit'}" + (" concurrent calls\n" if endpoint.capacity else "\n"))
+        text.append(f"{endpoint.capacity} concurrent calls" if endpoint.capacity else "no limit")
+    text.rstrip()
     return text
 
 
 def addresses_title(endpoint: Endpoint) -> Text:
-    text = Text("Endpoint Addresses", style="bold underline")
+    text = Text()
+    text.append("Endpoint Addresses", style="bold underline")
     if not endpoint.is_system_gateway:
         text.append("   [a] add  [enter] edit  [del] remove", style="grey62")
     return text
@@ -103,7 +105,7 @@ class EndpointsScreen(LabScreen):
                 yield Static(Text("+ Add New Endpoint", style="grey62"), id="endpoint-list-keys")
             with TabbedContent(id="endpoint-tabs"):
                 with TabPane("Endpoint Details", id="details-tab"):
-                    with VerticalScroll():
+                    with VerticalScroll(can_focus=False):  # tab: from the list to the addresses
                         yield Static(id="details")
                         yield Static(id="addresses-title")
                         yield DataTable(id="endpoint-addresses", cursor_type="row")

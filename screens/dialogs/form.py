@@ -28,6 +28,10 @@ Values = dict[str, object]  # field id -> what it holds: text (str), choice (str
 Save = Callable[[Values], Awaitable[str]]  # raises StoreError, or says what it did
 
 
+KEYS = "tab: next field   enter or ctrl+s: save   esc: cancel"  # the footer is the screen's beneath
+CONFIRM_KEYS = "enter: confirm   esc: cancel"
+
+
 @dataclass(frozen=True)
 class Field:
     id: str  # the widget's id, stable: 'endpoint-name'
@@ -71,11 +75,22 @@ class FormDialog(FieldErrors, ModalScreen[str | None]):
                             yield LabInput(str(field.value), id=field.id, max_length=field.max_length,
                                            placeholder=field.placeholder, compact=True)
                     yield error_line(field.id)
-            yield Static(id="error", classes="error")
+            error = Static(id="error", classes="error")
+            error.display = False
+            yield error
             with Horizontal(classes="buttons"):
                 yield Button(self.save_label, variant="primary" if self.fields else "error", id=f"{self.id}-save",
                              compact=True)
                 yield Button("Cancel", id=f"{self.id}-cancel", compact=True)
+            yield Static(KEYS if self.fields else CONFIRM_KEYS, classes="keys")
+
+    def show_error(self, message: str = "", field: str | None = None) -> None:
+        super().show_error(message, field)
+        if field is None or self.field_for_id(field) is None:  # the dialog's own line: no room while empty
+            self.query_one("#error", Static).display = bool(message)
+
+    def field_for_id(self, field_id: str) -> Field | None:
+        return next((f for f in self.fields if f.id == field_id), None)
 
     def values(self) -> Values:
         found: Values = {}

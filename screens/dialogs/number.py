@@ -46,4 +46,4 @@ def edit_number(store: Store, did: Did, groups: tuple[TrunkGroup, ...]) -> FormD
     return FormDialog("edit-number-dialog", f"Edit {display_phonenumber(did.phonenumber)}", (
         group_field(groups, did.trunk_group_sid),
         Field("number-name", "Name", "name", did.name, max_length=validate.MAX_NAME),
-    ), save, intro=f"phonenumber {did.phonenumber}   did_sid {did.did_sid}")
+    ), save, intro=f"phonenumber {did.phonenumber}\ndid_sid {did.did_sid}")
