@@ -28,7 +28,7 @@ Values = dict[str, object]  # field id -> what it holds: text (str), choice (str
 Save = Callable[[Values], Awaitable[str]]  # raises StoreError, or says what it did
 
 
-KEYS = "tab: next field   enter or ctrl+s: save   esc: cancel"  # the footer is the screen's beneath
+KEYS = "tab: next field   ctrl+s: save   esc: cancel"  # the footer is the screen's beneath
 CONFIRM_KEYS = "enter: confirm   esc: cancel"
 
 
