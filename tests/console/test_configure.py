@@ -334,3 +334,22 @@ async def test_every_dialog_field_has_a_length_limit_and_says_so(db_path):
                 assert field.value == "1" * field.max_length
                 assert f"{field.max_length} characters at most" in error_under(app, field.id), field.id
             await pilot.press("escape", "escape")
+
+
+@pytest.mark.parametrize(("title", "dialog_id"), [
+    ("Start as a new customer (blank account)", "blank-account-dialog"),
+    ("Add New Endpoint", "add-endpoint-dialog"),
+    ("New trunk group", "create-trunk-group-dialog"),
+    ("Add a phone number", "add-number-dialog"),
+])
+async def test_the_palette_opens_each_configure_dialog(db_path, title, dialog_id):
+    from screens.commands import LabCommands
+
+    await prepared(db_path)
+    app = console(db_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        provider = LabCommands(app.screen)
+        [(screen, action)] = [(s, a) for t, _, s, a in provider._commands() if t == title]
+        await provider._run(screen, action)
+        await pilot.pause(0.1)
+        assert app.screen.id == dialog_id
