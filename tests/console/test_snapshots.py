@@ -204,7 +204,8 @@ def test_edit_endpoint_dialog(snap_compare, db_path):
 
 def test_delete_endpoint_refused_while_a_trunk_uses_it(snap_compare, db_path):
     prepare(db_path)
-    assert snap_compare(console(db_path), press=["e", "down", "delete", "enter"])
+    assert snap_compare(console(db_path), press=["e", "down", "delete", "ctrl+s"])  # not enter: a pressed
+    # button is drawn pressed for a moment, which a snapshot may or may not catch
 
 
 def test_add_address_dialog_refused_under_the_field(snap_compare, db_path):
@@ -234,7 +235,7 @@ def test_rename_trunk_group_dialog(snap_compare, db_path):
 
 def test_delete_trunk_group_refused_naming_its_numbers(snap_compare, db_path):
     prepare(db_path)
-    assert snap_compare(console(db_path), press=["t", "delete", "enter"])
+    assert snap_compare(console(db_path), press=["t", "delete", "ctrl+s"])
 
 
 def test_add_trunk_dialog(snap_compare, db_path):
