@@ -22,14 +22,14 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from store import StoreError
 
+from ..widgets.footer import LabFooter
 from ..widgets.inputs import FieldErrors, LabInput, error_line
 
 Values = dict[str, object]  # field id -> what it holds: text (str), choice (str), check (bool)
 Save = Callable[[Values], Awaitable[str]]  # raises StoreError, or says what it did
 
 
-KEYS = "tab: next field   ctrl+s: save   esc: cancel"  # the footer is the screen's beneath
-CONFIRM_KEYS = "enter: confirm   esc: cancel"
+CONFIRM_KEYS = "enter: confirm   esc: cancel"  # the Delete (Start blank) button has the focus
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,9 @@ class FormDialog(FieldErrors, ModalScreen[str | None]):
                 yield Button(self.save_label, variant="primary" if self.fields else "error", id=f"{self.id}-save",
                              compact=True)
                 yield Button("Cancel", id=f"{self.id}-cancel", compact=True)
-            yield Static(KEYS if self.fields else CONFIRM_KEYS, classes="keys")
+            if not self.fields:
+                yield Static(CONFIRM_KEYS, classes="keys")
+        yield LabFooter()  # the dialog's keys (the screen's beneath do not reach a dialog)
 
     def show_error(self, message: str = "", field: str | None = None) -> None:
         super().show_error(message, field)

@@ -174,6 +174,36 @@ def test_the_system_gateway_says_why_its_token_keys_do_nothing(snap_compare, db_
     assert snap_compare(console(db_path), press=["e", "g"])
 
 
+def test_help_on_home_at_80x24(snap_compare, db_path):
+    """The help screen on the smallest terminal: every key of the app, nothing cut."""
+    prepare(db_path)
+    assert snap_compare(console(db_path), press=["question_mark"])
+
+
+def test_calls_search_that_matches_nothing(snap_compare, db_path):
+    """The search kept (enter): the list empty, the line saying why and how to clear it."""
+    prepare(db_path)
+    assert snap_compare(console(db_path, "inbound_ok", "inbound_failover"),
+                        press=["c", "slash", *"404", "enter"], terminal_size=(100, 30))
+
+
+def test_exercise_check_with_items_no_call_could_test(snap_compare, db_path):
+    """Trainee mode after Check my fix (v) on Exercises: one item fails (its symptom and cause,
+    no fix), three are not tested yet, and the status line counts them apart."""
+    from tests.console.test_exercises import checks_answer, started
+
+    prepare(db_path, started("firewall_allows_no_carrier"))
+    app = console(db_path)
+
+    async def check(pilot) -> None:
+        await pilot.press("w")
+        checks_answer(app, "inbound_firewall_drop")
+        await pilot.press("v")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, run_before=check, terminal_size=(100, 30))
+
+
 # ---------------------------------------------------------------------------- the CONFIGURE dialogs
 
 
