@@ -16,6 +16,12 @@ ACTIONS = (
     ("Reveal the VoIP token", "Endpoints: show the selected endpoint's token", "endpoints", "reveal_token"),
     ("Regenerate the VoIP token", "Endpoints: issue a new token; the old one stops working",
      "endpoints", "regenerate_token"),
+    ("Start as a new customer (blank account)", "Home: the account a new CarrierX customer has, to build "
+     "the trunk from zero", "dashboard", "start_blank"),
+    ("Add New Endpoint", "Endpoints: a third-party endpoint for your PBX (and its trunk group)",
+     "endpoints", "add_endpoint"),
+    ("New trunk group", "Trunk Groups: a trunk group, to add trunks to", "trunk_groups", "create_group"),
+    ("Add a phone number", "Phone Numbers: a number with its name and trunk group", "numbers", "add_number"),
     ("Show the keys", "Every key of the screen on top, with what it does", "", "help"),
 )
 

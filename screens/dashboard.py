@@ -12,6 +12,7 @@ from textual.widgets.option_list import Option
 
 from . import messages
 from .base import LabScreen
+from .dialogs.account import start_blank
 from .widgets.checklist import ChecklistView
 
 def parties_text(account) -> Text:
@@ -33,7 +34,10 @@ def parties_text(account) -> Text:
 
 
 class DashboardScreen(LabScreen):
-    BINDINGS = [Binding("escape", "app.open('dashboard')", "", show=False)]  # Home: nothing to go back to
+    BINDINGS = [
+        Binding("escape", "app.open('dashboard')", "", show=False),  # Home: nothing to go back to
+        Binding("ctrl+n", "start_blank", "Blank account"),
+    ]
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="parties")
@@ -46,6 +50,15 @@ class DashboardScreen(LabScreen):
                 yield Static(Text("Verification Checklist   k runs it"), classes="title", id="checklist-title")
                 with VerticalScroll(id="checklist-scroll"):  # four failing items do not fit 80x24
                     yield ChecklistView(id="checklist")
+
+    def action_start_blank(self) -> None:
+        """Start again as a new CarrierX customer, after a confirmation (the account is replaced)."""
+
+        def done(message: str | None) -> None:
+            if message:
+                self.notify(message, markup=False)
+
+        self.app.push_screen(start_blank(self.app.store), done)
 
     async def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         await self.app.action_open(event.option.id)

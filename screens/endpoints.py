@@ -6,15 +6,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Input, OptionList, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
 from store import StoreError, validate
 from store.export import mask_token
-from store.records import Endpoint, EndpointAttributes
+from store.records import Endpoint, EndpointAddress, EndpointAttributes
 from store.validate import display_phonenumber
 
 from .base import LabScreen
+from .dialogs import endpoint as dialogs
 from .hints import hints
 from .widgets.inputs import LabInput
 
@@ -35,41 +36,58 @@ HEADER_AUTH_NOTE = (
 
 
 def details_text(endpoint: Endpoint, revealed: bool) -> Text:
+    """Who the endpoint is: its name, type, SID, token and capacity (its addresses are a table
+    of their own, its attributes below them)."""
     text = Text()
     text.append(endpoint.name, style="bold")
     if endpoint.is_system_gateway:
         text.append("   system-generated, read-only\n", style="italic grey62")
     else:
-        text.append("   third-party\n", style="grey62")
+        text.append("   third-party   [enter] edit  [del] delete\n", style="grey62")
     text.append("\nendpoint_sid  ", style="bold")
     text.append(endpoint.endpoint_sid + "\n")
     if endpoint.voip_token is not None:
         text.append("voip_token    ", style="bold")
         text.append((endpoint.voip_token if revealed else mask_token(endpoint.voip_token)) + "\n")
         text.append("              [r] reveal/hide  [g] regenerate\n", style="grey62")
-    text.append("\nEndpoint Addresses\n", style="bold underline")
-    for address in endpoint.addresses:
-        text.append(f"  {address.ip}:{address.port}/{address.transport}  direction {address.direction}\n")
-    if not endpoint.addresses:
-        text.append("  (none)\n", style="italic")
+    if not endpoint.is_system_gateway:
+        text.append("capacity      ", style="bold")
+        text.append(f"{endpoint.capacity} concurrent calls" if endpoint.capacity else "no limit")
+    text.rstrip()
+    return text
+
+
+def addresses_title(endpoint: Endpoint) -> Text:
+    text = Text()
+    text.append("Endpoint Addresses", style="bold underline")
+    if not endpoint.is_system_gateway:
+        text.append("   [a] add  [enter] edit  [del] remove", style="grey62")
+    return text
+
+
+def attributes_text(endpoint: Endpoint) -> Text:
     if endpoint.is_system_gateway:
-        text.append("\nConfigure your firewall to allow SIP signaling from these IP addresses.\n", style="yellow")
-        return text
+        return Text("Configure your firewall to allow SIP signaling from these IP addresses.\n", style="yellow")
     attributes = endpoint.attributes
-    text.append("\nAttributes\n", style="bold underline")
+    text = Text()
+    text.append("Attributes\n", style="bold underline")
     text.append(f"  insecure_address  {str(attributes.insecure_address).lower()}   [i] toggle\n")
-    text.append(f"  ip_restrictions   {', '.join(attributes.ip_restrictions) or 'none'}\n")
+    text.append(f"  ip_restrictions   {', '.join(attributes.ip_restrictions) or 'none'}   [x] edit\n")
     text.append(f"\n{HEADER_AUTH_NOTE}\n", style="italic yellow")
     return text
 
 
 class EndpointsScreen(LabScreen):
-    BINDINGS = [  # r, g and i are written beside what they change: the footer keeps its room for the others
+    # r, g, i, x, enter and del are written beside what they change: the footer keeps its room
+    BINDINGS = [
+        Binding("plus", "add_endpoint", "Add New Endpoint"),
+        Binding("a", "add_address", "Address"),
+        Binding("enter", "edit", "Edit the endpoint or address", show=False),
+        Binding("delete", "delete", "Delete the endpoint or address", show=False),
         Binding("r", "reveal_token", "Reveal the VoIP token", show=False),
         Binding("g", "regenerate_token", "Regenerate the VoIP token", show=False),
         Binding("i", "toggle_insecure", "Toggle insecure_address", show=False),
-        Binding("a", "focus_add", "Address"),
-        Binding("x", "focus_restrictions", "Restrictions"),
+        Binding("x", "focus_restrictions", "IP restrictions", show=False),
         Binding("p", "tab('numbers-tab')", "Numbers"),
         Binding("s", "tab('details-tab')", "Details"),
     ]
@@ -77,23 +95,29 @@ class EndpointsScreen(LabScreen):
     def __init__(self) -> None:
         super().__init__()
         self.revealed: set[str] = set()
+        self.known: set[str] = set()  # the endpoints before Add New Endpoint, while it is open
 
     def compose_body(self) -> ComposeResult:
         with Horizontal():
             with Vertical(id="endpoint-list-box"):
                 yield Static("ENDPOINTS", classes="title")
                 yield OptionList(id="endpoint-list")
+                yield Static(Text("+ Add New Endpoint", style="grey62"), id="endpoint-list-keys")
             with TabbedContent(id="endpoint-tabs"):
                 with TabPane("Endpoint Details", id="details-tab"):
-                    with VerticalScroll():
+                    with VerticalScroll(can_focus=False):  # tab: from the list to the addresses
                         yield Static(id="details")
-                        yield LabInput(id="add-address", max_length=validate.MAX_ADDRESS + len(":65535"))
+                        yield Static(id="addresses-title")
+                        yield DataTable(id="endpoint-addresses", cursor_type="row")
+                        yield Static(id="attributes")
                         yield LabInput(id="restrictions", max_length=validate.MAX_IP_RESTRICTIONS_TEXT)
                         yield Static(id="error", classes="error")
                 with TabPane("Assigned Phone Numbers", id="numbers-tab"):
                     yield Static(id="assigned")
 
     def on_mount(self) -> None:
+        self.query_one("#endpoint-addresses", DataTable).add_columns(
+            "ip", "port", "transport", "direction", "priority")
         self.query_one("#endpoint-list", OptionList).focus()
 
     def on_screen_suspend(self) -> None:
@@ -107,9 +131,15 @@ class EndpointsScreen(LabScreen):
         option = option_list.get_option_at_index(option_list.highlighted)
         return self.lab.account.endpoint(option.id)
 
+    @property
+    def selected_address(self) -> EndpointAddress | None:
+        endpoint, table = self.selected, self.query_one("#endpoint-addresses", DataTable)
+        if endpoint is None or not endpoint.addresses:
+            return None
+        return endpoint.addresses[min(table.cursor_row, len(endpoint.addresses) - 1)]
+
     def refresh_view(self) -> None:
         examples = hints(self.lab.account)
-        self.query_one("#add-address", Input).placeholder = examples.endpoint_address
         self.query_one("#restrictions", Input).placeholder = examples.ip_restrictions
         option_list = self.query_one("#endpoint-list", OptionList)
         keep = option_list.highlighted or 0
@@ -118,6 +148,10 @@ class EndpointsScreen(LabScreen):
             marker = " (system)" if endpoint.is_system_gateway else ""
             option_list.add_option(Option(endpoint.name + marker, id=endpoint.endpoint_sid))
         option_list.highlighted = min(keep, option_list.option_count - 1)
+        new = [i for i, e in enumerate(self.lab.account.endpoints) if self.known and e.endpoint_sid not in self.known]
+        if new:  # just added: selected, for its address next
+            option_list.highlighted = new[0]
+            self.known = set()
         self.show_selected()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -129,7 +163,16 @@ class EndpointsScreen(LabScreen):
         if endpoint is None:
             return
         self.query_one("#details", Static).update(details_text(endpoint, endpoint.endpoint_sid in self.revealed))
-        self.query_one("#add-address", Input).display = not endpoint.is_system_gateway
+        self.query_one("#addresses-title", Static).update(addresses_title(endpoint))
+        table = self.query_one("#endpoint-addresses", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for address in endpoint.addresses:
+            table.add_row(address.ip, str(address.port), address.transport, address.direction, str(address.priority),
+                          key=str(address.address_id))
+        if endpoint.addresses:
+            table.move_cursor(row=min(row, len(endpoint.addresses) - 1))
+        self.query_one("#attributes", Static).update(attributes_text(endpoint))
         restrictions = self.query_one("#restrictions", Input)
         restrictions.display = not endpoint.is_system_gateway
         restrictions.value = ", ".join(endpoint.attributes.ip_restrictions)  # what Enter would save
@@ -141,6 +184,72 @@ class EndpointsScreen(LabScreen):
             assigned.update(Text("\n".join(f"{display_phonenumber(d.phonenumber):<18} {d.name}" for d in numbers)))
         else:
             assigned.update(Text(EMPTY_TAB))
+
+    # ------------------------------------------------------------------ the CONFIGURE dialogs
+
+    def _dialog_done(self, done: str | None) -> None:
+        if done:
+            self.show_error()
+            self.notify(done, markup=False)
+
+    def action_add_endpoint(self) -> None:
+        self.known = {e.endpoint_sid for e in self.lab.account.endpoints}  # the new one gets selected
+        self.app.push_screen(dialogs.add_endpoint(self.app.store), self._added)
+
+    def _added(self, done: str | None) -> None:
+        if not done:
+            self.known = set()  # cancelled: nothing to select
+        self._dialog_done(done)
+
+    def _on_addresses(self) -> bool:
+        return self.focused is self.query_one("#endpoint-addresses", DataTable)
+
+    def action_edit(self) -> None:
+        if self._on_addresses():
+            self.action_edit_address()
+            return
+        endpoint = self._editable("Edit the endpoint")
+        if endpoint is not None:
+            self.app.push_screen(dialogs.edit_endpoint(self.app.store, endpoint), self._dialog_done)
+
+    def action_delete(self) -> None:
+        if self._on_addresses():
+            self.run_worker(self.remove_address(), group="endpoints-edit")
+            return
+        endpoint = self._editable("Delete the endpoint")
+        if endpoint is not None:
+            self.app.push_screen(dialogs.delete_endpoint(self.app.store, endpoint), self._dialog_done)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_edit()  # enter on the list
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_edit_address()  # enter on an address
+
+    def action_add_address(self) -> None:
+        endpoint = self._editable("Add an address")
+        if endpoint is not None:
+            self.app.push_screen(dialogs.add_address(self.app.store, endpoint,
+                                                     hints(self.lab.account).endpoint_address), self._dialog_done)
+
+    def action_edit_address(self) -> None:
+        endpoint = self._editable("Edit an address")
+        address = self.selected_address
+        if endpoint is not None and address is not None:
+            self.app.push_screen(dialogs.edit_address(self.app.store, endpoint, address), self._dialog_done)
+
+    async def remove_address(self) -> None:
+        endpoint = self._editable("Remove an address")
+        address = self.selected_address
+        if endpoint is None or address is None:
+            return
+        try:
+            await self.app.store.remove_endpoint_address(address.address_id)
+        except StoreError as error:
+            self.show_error(error.message)
+            return
+        self.show_error()
+        self.notify(f"{endpoint.name}: address {address.ip}:{address.port} removed", markup=False)
 
     def _editable(self, what: str) -> Endpoint | None:
         """The selected endpoint, when `what` can be done to it; else say why not (the System
@@ -188,10 +297,6 @@ class EndpointsScreen(LabScreen):
     def action_tab(self, tab: str) -> None:
         self.query_one("#endpoint-tabs", TabbedContent).active = tab
 
-    def action_focus_add(self) -> None:
-        if self._editable("Add an address") is not None:  # a hidden field would take the keys unseen
-            self.query_one("#add-address", Input).focus()
-
     def action_focus_restrictions(self) -> None:
         endpoint = self._editable("IP restrictions")
         if endpoint is None:
@@ -205,13 +310,9 @@ class EndpointsScreen(LabScreen):
         if endpoint is None:
             return
         try:
-            if event.input.id == "restrictions":
-                cidrs = tuple(c.strip() for c in event.value.split(",") if c.strip())
-                attributes = EndpointAttributes(endpoint.attributes.insecure_address, cidrs)
-                await self.app.store.update_endpoint(endpoint.endpoint_sid, attributes=attributes)
-            else:
-                ip, _, port = event.value.strip().partition(":")
-                await self.app.store.add_endpoint_address(endpoint.endpoint_sid, ip, port=port or 5060)
+            cidrs = tuple(c.strip() for c in event.value.split(",") if c.strip())
+            attributes = EndpointAttributes(endpoint.attributes.insecure_address, cidrs)
+            await self.app.store.update_endpoint(endpoint.endpoint_sid, attributes=attributes)
         except StoreError as error:
             self.show_error(error.message)  # the input keeps what was typed, to correct it
             return

@@ -16,6 +16,7 @@ from store import StoreError, validate
 
 from . import messages
 from .base import LabScreen
+from .dialogs import firewall as dialogs
 from .hints import hints
 from .widgets.inputs import LabInput
 
@@ -35,7 +36,8 @@ def drops_text(drops: list[Drop]) -> Text:
 
 
 class FirewallScreen(LabScreen):
-    BINDINGS = [Binding("delete", "remove_rule", "Remove rule"), Binding("a", "focus_add", "Add rule")]
+    BINDINGS = [Binding("delete", "remove_rule", "Remove rule"), Binding("a", "focus_add", "Add rule"),
+                Binding("enter", "edit_rule", "Edit rule")]
 
     def compose_body(self) -> ComposeResult:
         with Vertical():
@@ -87,6 +89,22 @@ class FirewallScreen(LabScreen):
             self.show_error(error.message)
             return
         self.notify(f"Removed: allow {rule.cidr} ({rule.protocol})")
+
+    def action_edit_rule(self) -> None:
+        rules = self.lab.account.firewall_rules
+        if not rules:
+            return
+        rule = rules[min(self.query_one(DataTable).cursor_row, len(rules) - 1)]
+
+        def done(message: str | None) -> None:
+            if message:
+                self.show_error()
+                self.notify(message, markup=False)
+
+        self.app.push_screen(dialogs.edit_rule(self.app.store, rule), done)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_edit_rule()
 
     def action_focus_add(self) -> None:
         self.query_one("#add-rule", Input).focus()

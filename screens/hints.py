@@ -24,6 +24,6 @@ def hints(account: Account) -> Hints:
     spare = str(ipaddress.ip_address(pbx_ip) + 2)  # beside the PBX's two addresses, free in the plan
     return Hints(
         firewall_rule=f"allow: {gateway}  or  10.0.0.0/24 sip|rtp|any, enter",
-        endpoint_address=f"add an address: {spare} or {spare}:5070, enter",
+        endpoint_address=f"e.g. {spare}, or a subnet such as 10.0.0.0/24",
         ip_restrictions=f"IP restrictions: {pbx_ip}, 10.0.0.0/8 (empty: none), enter",
     )

@@ -5,61 +5,26 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
 
-from store import StoreError, validate
-from store.records import Did
+from store import StoreError
 from store.validate import display_phonenumber
 
 from .base import LabScreen
-from .widgets.footer import LabFooter
-from .widgets.inputs import LabInput
-
-UNASSIGNED = "(unassigned)"
-
-
-class EditNumberScreen(ModalScreen[str | None]):
-    """Edit a phone number's trunk group. Dismisses with the chosen trunk group SID ('' for
-    unassigned) or None when cancelled."""
-
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "save", "Save")]
-
-    def __init__(self, did: Did, groups: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.did, self.groups = did, groups
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog"):
-            yield Label(f"Edit {display_phonenumber(self.did.phonenumber)}  {self.did.name}", classes="title")
-            yield Label("Trunk group")
-            yield Select([(UNASSIGNED, "")] + [(name, sid) for sid, name in self.groups],
-                         value=self.did.trunk_group_sid or "", allow_blank=False, id="group")
-            with Horizontal(classes="buttons"):
-                yield Button("Save", variant="primary", id="save")
-                yield Button("Cancel", id="cancel")
-        yield LabFooter()  # the dialog's keys, ctrl+s among them (the screen's beneath do not reach it)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self.action_save()
-        else:
-            self.dismiss(None)
-
-    def action_save(self) -> None:
-        self.dismiss(self.query_one("#group", Select).value)
+from .dialogs import number as dialogs
+from .dialogs.number import UNASSIGNED
 
 
 class PhoneNumbersScreen(LabScreen):
-    BINDINGS = [Binding("enter", "edit", "Edit"), Binding("a", "focus_add", "Add number")]
+    BINDINGS = [Binding("enter", "edit", "Edit"), Binding("a", "add_number", "Add number"),
+                Binding("delete", "delete_number", "Delete")]
 
     def compose_body(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text("PHONE NUMBERS   select a number, enter: Edit, choose the trunk group, Save"), classes="title")
+            yield Static(Text("PHONE NUMBERS   select a number, enter: Edit (its name, its trunk group), Save"),
+                         classes="title")
             yield DataTable(id="numbers", cursor_type="row")
-            yield LabInput(placeholder="add a number: +1 202 555 0142, enter", id="add-number",
-                           max_length=validate.MAX_PHONE_TEXT)
             yield Static(id="error", classes="error")
 
     def on_mount(self) -> None:
@@ -79,37 +44,34 @@ class PhoneNumbersScreen(LabScreen):
         if account.dids:
             table.move_cursor(row=min(row, len(account.dids) - 1))
 
+    def _dialog_done(self, done: str | None) -> None:
+        if done:
+            self.show_error()
+            self.notify(done, markup=False)
+
     def action_edit(self) -> None:
-        table = self.query_one(DataTable)
-        if not self.lab.account.dids:
+        dids = self.lab.account.dids
+        if not dids:
             return
-        did = self.lab.account.dids[table.cursor_row]
-        groups = [(g.trunk_group_sid, g.name) for g in self.lab.account.trunk_groups]
-
-        async def save(group_sid: str | None) -> None:
-            if group_sid is None:
-                return
-            try:
-                await self.app.store.assign_did(did.did_sid, group_sid or None)
-            except StoreError as error:
-                self.show_error(error.message)
-                return
-            self.notify(f"{display_phonenumber(did.phonenumber)} saved")
-
-        self.app.push_screen(EditNumberScreen(did, groups), save)
+        did = dids[min(self.query_one(DataTable).cursor_row, len(dids) - 1)]
+        self.app.push_screen(dialogs.edit_number(self.app.store, did, self.lab.account.trunk_groups),
+                             self._dialog_done)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_edit()
 
-    def action_focus_add(self) -> None:
-        self.query_one("#add-number", Input).focus()
+    def action_add_number(self) -> None:
+        self.app.push_screen(dialogs.add_number(self.app.store, self.lab.account.trunk_groups), self._dialog_done)
 
-    async def on_input_submitted(self, event: Input.Submitted) -> None:
+    async def action_delete_number(self) -> None:
+        dids = self.lab.account.dids
+        if not dids:
+            return
+        did = dids[min(self.query_one(DataTable).cursor_row, len(dids) - 1)]
         try:
-            await self.app.store.create_did(event.value)
+            await self.app.store.delete_did(did.did_sid)
         except StoreError as error:
             self.show_error(error.message)
             return
         self.show_error()
-        event.input.value = ""
-        self.query_one(DataTable).focus()  # done: back to the list
+        self.notify(f"{display_phonenumber(did.phonenumber)} deleted from the account", markup=False)

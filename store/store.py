@@ -703,6 +703,19 @@ class Store:
                 raise NotFoundError(f"No phone number with SID {did_sid}", field="did_sid")
         return next(d for d in (await self.account()).dids if d.did_sid == did_sid)
 
+    async def update_did(self, did_sid: str, *, name: str, trunk_group_sid: str | None) -> Did:
+        """A phone number's name and its trunk group (None: unassigned) in one transaction:
+        the console's Edit saves both or neither."""
+        label = validate.label(name)
+        async with self._transaction():
+            if trunk_group_sid is not None:
+                await self._require_trunk_group(trunk_group_sid)
+            cur = await self._db.execute("UPDATE dids SET name = ?, trunk_group_sid = ? WHERE did_sid = ?",
+                                         (label, trunk_group_sid, did_sid))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"No phone number with SID {did_sid}", field="did_sid")
+        return next(d for d in (await self.account()).dids if d.did_sid == did_sid)
+
     async def delete_did(self, did_sid: str) -> None:
         async with self._transaction():
             cur = await self._db.execute("DELETE FROM dids WHERE did_sid = ?", (did_sid,))

@@ -28,7 +28,7 @@ async def test_assign_a_number_to_the_trunk_group(db_path):
         spare = next(d for d in app.account.dids if d.trunk_group_sid is None)
         await pilot.press("n", "down", "down", "enter")  # the third number is the spare one
         await pilot.pause()
-        select = app.screen.query_one("#group")
+        select = app.screen.query_one("#number-trunk-group")
         select.value = app.account.trunk_groups[0].trunk_group_sid
         await pilot.press("ctrl+s")
         assert await settle(pilot, lambda: next(d for d in app.account.dids if d.did_sid == spare.did_sid).trunk_group_sid)
@@ -294,8 +294,8 @@ async def test_every_typed_field_has_a_length_limit_and_says_so(db_path):
     await prepared(db_path)
     app = console(db_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        for key, ids in (("f", ["add-rule"]), ("n", ["add-number"]), ("b", ["endpoint_sid", "voip_token",
-                         "source_port", "codecs"]), ("e", ["add-address", "restrictions"])):
+        for key, ids in (("f", ["add-rule"]), ("b", ["endpoint_sid", "voip_token", "source_port", "codecs"]),
+                         ("e", ["restrictions"])):
             await pilot.press("escape", key)
             if key == "e":
                 await pilot.press("down")  # Acme PBX: its fields are shown

@@ -180,9 +180,11 @@ async def test_input_hints_are_in_this_lab_s_addresses(tmp_path):
         assert "127.0.21.3" in app.screen.query_one("#add-rule").placeholder
         await pilot.press("e")
         await pilot.pause()
-        assert "127.0.21.12" in app.screen.query_one("#add-address").placeholder
         assert "127.0.21.10" in app.screen.query_one("#restrictions").placeholder
-        await pilot.press("c", "o")
+        await pilot.press("down", "a")  # the Add address dialog
+        await pilot.pause()
+        assert "127.0.21.12" in app.screen.query_one("#address-ip").placeholder
+        await pilot.press("escape", "c", "o")
         await pilot.pause()
         assert "IP-based (from 127.0.21.10)" in shown_text(app.screen.query_one("#auth SelectCurrent Static#label"))
         texts = [app.screen.query_one(w).placeholder for w in ("#to", "#token")]

@@ -68,6 +68,12 @@ REFUSALS = [
     ("new number, name too long", lambda s, i: s.create_did("+1 202 555 0142", name="y" * 80), ValidationError,
      "under 64"),
     ("delete a missing number", lambda s, i: s.delete_did("nope"), NotFoundError, "No phone number"),
+    ("edit a missing number", lambda s, i: s.update_did("nope", name="Sales", trunk_group_sid=None), NotFoundError,
+     "No phone number"),
+    ("number edit, group missing", lambda s, i: s.update_did(i["did"], name="Sales", trunk_group_sid="nope"),
+     NotFoundError, "No trunk group"),
+    ("number edit, name too long", lambda s, i: s.update_did(i["did"], name="y" * 80, trunk_group_sid=None),
+     ValidationError, "under 64"),
     ("duplicate firewall rule", lambda s, i: s.add_firewall_rule("127.0.0.2"), ConflictError,
      "rule 1 already allows any from 127.0.0.2/32"),
     ("rule covered by an any rule", lambda s, i: s.add_firewall_rule("127.0.0.3", protocol="rtp"), ConflictError,
@@ -149,6 +155,16 @@ async def test_phone_number_with_a_name_renamed_and_deleted(store: Store):
     assert (await store.rename_did(did.did_sid, "")).name == ""
     await store.delete_did(did.did_sid)
     assert all(d.did_sid != did.did_sid for d in (await store.account()).dids)
+
+
+async def test_a_number_s_name_and_trunk_group_in_one_edit(store: Store):
+    account = await store.account()
+    spare = next(d for d in account.dids if d.trunk_group_sid is None)
+    group = account.trunk_groups[0].trunk_group_sid
+    did = await store.update_did(spare.did_sid, name=" Night line ", trunk_group_sid=group)
+    assert (did.name, did.trunk_group_sid) == ("Night line", group)
+    did = await store.update_did(spare.did_sid, name="", trunk_group_sid=None)
+    assert (did.name, did.trunk_group_sid) == ("", None)
 
 
 async def test_a_firewall_rule_keeps_its_place_when_its_protocol_changes(store: Store):
