@@ -23,14 +23,14 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from store.records import Account, Endpoint, EndpointAddress, TrunkGroup
+from store.records import LESSON_STEPS, Account, Endpoint, EndpointAddress, TrunkGroup
 from store.validate import display_phonenumber
 
 from .calls import LabCall
 from .checklist import ChecklistItem
 from .routing import firewall_rule_for
 
-STEP_KEYS = ("flow", "firewall", "authentication", "numbers", "checklist")
+STEP_KEYS = LESSON_STEPS  # the store keeps when each was first done
 TITLES = {
     "flow": "How calls flow",
     "firewall": "Configure your firewall to accept calls",

@@ -317,6 +317,10 @@ def account_from_wire(data: dict) -> Account:
 
 CHECKLIST_KEYS = ("inbound", "outbound", "authentication", "audio")  # the checklist's four items, in order
 
+# The guided lesson's steps, in the seed page's order (sip/lesson.py judges them; the store keeps
+# when each was first done).
+LESSON_STEPS = ("flow", "firewall", "authentication", "numbers", "checklist")
+
 
 class CheckRow(NamedTuple):
     """One item of a "Check my fix", as the store keeps it."""

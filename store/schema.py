@@ -169,5 +169,16 @@ V7 = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7]
+# Version 8: the guided lesson's progress: when each of its steps (sip/lesson.py) was first seen
+# done. A step is judged from the live account each time; this keeps the moment it first held,
+# and it is what keeps step 1 ("how calls flow": a call was seen) done across sessions.
+V8 = [
+    """CREATE TABLE lesson_progress (
+        step    TEXT PRIMARY KEY
+                CHECK (step IN ('flow', 'firewall', 'authentication', 'numbers', 'checklist')),
+        done_at REAL NOT NULL
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [V1, V2, V3, V4, V5, V6, V7, V8]
 LATEST = len(MIGRATIONS)

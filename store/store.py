@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from .apply import plan, read_document
 from .defaults import DEFAULT_DIDS, DEFAULT_PLAN, PBX_ENDPOINT_NAME, TRUNK_GROUP_NAME, AddressPlan
 from .errors import ConflictError, NotFoundError, ReadOnlyError, ValidationError
 from .records import (
+    LESSON_STEPS,
     SYSTEM_GATEWAY,
     CallRecord,
     CheckRow,
@@ -788,7 +789,8 @@ class Store:
         )
         async with self._transaction() as db:
             for table in ("dids", "trunks", "trunk_groups", "endpoint_addresses", "endpoints",
-                          "firewall_rules", "lab_parties", "pbx_trunk"):
+                          "firewall_rules", "lab_parties", "pbx_trunk",
+                          "lesson_progress"):  # a new account: its lesson starts over
                 await db.execute(f"DELETE FROM {table}")  # table names from the line above, never input
             await (self._seed_blank_account if blank else self._seed_default_account)(plan)
 
@@ -938,6 +940,25 @@ class Store:
                 "SELECT run_id, started_at, finished_at, scenario, passed, items FROM checklist_runs "
                 "ORDER BY run_id DESC LIMIT ?", (limit,))
         return [checklist_run_from_row(row) for row in rows]
+
+    # ---------------------------------------------------------------- the guided lesson
+    # (when each step was first seen done; the lab records it, nobody listens: the lab knows)
+
+    async def lesson_progress(self) -> dict[str, float]:
+        """Step key -> when it was first seen done, in the lesson's order."""
+        async with self._lock:
+            rows = await self._rows("SELECT step, done_at FROM lesson_progress")
+        done = dict(rows)
+        return {step: done[step] for step in LESSON_STEPS if step in done}
+
+    async def record_lesson_steps(self, steps: Iterable[str], now: float) -> dict[str, float]:
+        """Record the steps seen done now; a step already recorded keeps its first time.
+        Returns the whole progress. An unknown step is refused and nothing is recorded."""
+        steps = [validate.one_of(step, LESSON_STEPS, "step") for step in steps]
+        async with self._transaction(notify=None) as db:
+            await db.executemany("INSERT OR IGNORE INTO lesson_progress (step, done_at) VALUES (?, ?)",
+                                 [(step, float(now)) for step in steps])
+        return await self.lesson_progress()
 
     # ---------------------------------------------------------------- call detail records
     # (appended by the lab; no listeners: a CDR is history, not configuration)
