@@ -87,6 +87,10 @@ class ProgressChanged(EngineMessage, event=events.ProgressChanged):
     """Exercise progress changed (started, checked, solved), by any process."""
 
 
+class LessonChanged(EngineMessage, event=events.LessonChanged):
+    """The guided lesson changed (a step ticked, unticked, or needs something else now)."""
+
+
 class PbxTrunkApplied(EngineMessage, event=events.PbxTrunkApplied):
     """The PBX applied its trunk settings (the port it really sends from)."""
 

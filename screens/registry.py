@@ -15,6 +15,7 @@ from .dashboard import DashboardScreen
 from .endpoints import EndpointsScreen
 from .exercises import ExercisesScreen
 from .firewall import FirewallScreen
+from .lesson import LessonScreen
 from .numbers import PhoneNumbersScreen
 from .pbx import PbxScreen
 from .trunk_groups import TrunkGroupsScreen
@@ -49,6 +50,9 @@ SCREENS = (
                 "The customer's side: the credentials the PBX sends, its source port and codecs."),
     ScreenEntry("exercises", "Exercises", "Exercises", "w", ExercisesScreen,
                 "Broken trunks to fix, with hints, Check my fix and a report."),
+    ScreenEntry("lesson", "Lesson", "Lesson", "y", LessonScreen,
+                "The guided lesson: the page's five sections as steps that tick from the live account and "
+                "real calls, each with the next thing to do in the portal and on the PBX."),
 )
 
 BY_NAME = {entry.name: entry for entry in SCREENS}

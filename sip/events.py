@@ -19,6 +19,7 @@ from store.records import Account, ExerciseProgress, SipMessageRecord
 
 from .calls import Drop
 from .checklist import ChecklistItem
+from .lesson import Lesson
 from .wire import GatewayDecision, MediaFigures
 
 
@@ -127,6 +128,14 @@ class ProgressChanged(EngineEvent):
 
     progress: Mapping[str, ExerciseProgress]
     exercise: str | None
+
+
+@dataclass(frozen=True)
+class LessonChanged(EngineEvent):
+    """The guided lesson changed: a step ticked or unticked, or what it still needs changed (the
+    account, a call or the checklist moved it)."""
+
+    lesson: Lesson
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ tells listeners (the console, `serve`) about everything as typed events (sip/eve
 
 The lab is the one owner of what the console shows: it reads the account and the exercise
 progress once per change and publishes them; screens read `lab.account`, `lab.progress`,
-`lab.book`, `lab.checklist`, never the store.
+`lab.book`, `lab.checklist`, `lab.lesson`, never the store.
 """
 
 from __future__ import annotations
@@ -42,12 +42,15 @@ from .events import (
     EngineStarted,
     FirewallDropped,
     GatewayDecided,
+    LessonChanged,
     MediaChanged,
     PbxTrunkApplied,
     ProgressChanged,
     SipCaptured,
 )
 from .exercise import running_exercise
+from .lesson import Lesson
+from .lesson import evaluate as evaluate_lesson
 from .pcap import pcap_bytes, select_call
 from .routing import allowed_sources, dialled_number
 from .supervisor import AgentSpec, AgentStartError, Supervisor
@@ -164,6 +167,9 @@ class Lab:
         self.exercise: str | None = None  # the exercise running now (started last, not solved)
         self.checklist: list[ChecklistItem] = []
         self.checklist_running = False
+        self.lesson: Lesson | None = None  # the guided lesson as it stands (sip/lesson.py)
+        self.lesson_done: dict[str, float] = {}  # step -> when the store first saw it done
+        self._lesson_recording: set[str] = set()  # steps being written to the store now
         self.engine_error = ""  # why the agents could not start, if they could not
         self.book = CallBook()
         self.supervisor: Supervisor | None = None
@@ -206,6 +212,8 @@ class Lab:
         self.book.add_history(await self.store.calls(limit=HISTORY_CALLS))
         self._refresh_book()
         self.checklist = evaluate([], self.account)
+        self.lesson_done = await self.store.lesson_progress()
+        self._update_lesson()
         self._unsubscribe = [self.store.subscribe(lambda: self._changed("account"), "account"),
                              self.store.subscribe(lambda: self._changed("progress"), "progress")]
         self._watch_task = asyncio.get_running_loop().create_task(self._watch())
@@ -395,7 +403,9 @@ class Lab:
             for name in list(self.supervisor.states):
                 await self.configure_agent(name)
         self._publish(AccountChanged(account))
+        self.lesson_done = await self.store.lesson_progress()  # a reset starts the lesson over
         self._update_checklist()  # causes and fixes name the account
+        self._update_lesson()
 
     async def _follow_builtin_pbx(self) -> None:
         """The built-in PBX switched off: its agent stops (its addresses are free for a PBX of
@@ -439,6 +449,7 @@ class Lab:
         self.checklist_running = running
         self.checklist = checklist_running() if running else evaluate([], self.account)
         self._publish(ChecklistChanged(tuple(self.checklist), running))
+        self._update_lesson()
 
     def _counted_calls(self) -> list[LabCall]:
         return [c for c in self.book.calls.values() if c.ref not in self._not_counted and counts(c)]
@@ -451,6 +462,35 @@ class Lab:
         if items != self.checklist:
             self.checklist = items
             self._publish(ChecklistChanged(tuple(items), False))
+        self._update_lesson()
+
+    # ------------------------------------------------------------------ the guided lesson
+
+    def _update_lesson(self) -> None:
+        """The lesson from the account, the calls and the checklist as they are now; a step
+        seen done for the first time is recorded in the store (with when)."""
+        if self.account is None:
+            return
+        lesson = evaluate_lesson(self.account, self.book.calls.values(), self.checklist, self.lesson_done)
+        if lesson != self.lesson:
+            self.lesson = lesson
+            self._publish(LessonChanged(lesson))
+        new = [key for key in lesson.done_keys if key not in self.lesson_done and key not in self._lesson_recording]
+        if new:
+            self._lesson_recording.update(new)
+            self._spawn(self._record_lesson(new))
+
+    async def _record_lesson(self, steps: list[str]) -> None:
+        try:
+            done = await self.store.record_lesson_steps(steps, now=time.time())
+        except Exception as error:  # noqa: BLE001 - the lesson on screen stands; its record is said lost
+            self._publish(AgentError("lab", f"cannot record the lesson's progress in the database: {error}"))
+            return
+        finally:
+            self._lesson_recording.difference_update(steps)
+        if done != self.lesson_done:
+            self.lesson_done = done
+            self._update_lesson()  # step 1 stays done from now on, whatever calls remain
 
     # ------------------------------------------------------------------ agent reports
 
@@ -504,6 +544,8 @@ class Lab:
         if call is not None:
             self._record(call)
             self._finished(call)
+            if isinstance(report, GatewayDecision) or call.finished:
+                self._update_lesson()  # a call reached the gateway (step 1), or your PBX's call ended
         self._wake()  # whoever waits on the lab (wait_until: a pong, a configured agent) looks again
 
     def _finished(self, call: LabCall) -> None:
