@@ -28,7 +28,7 @@ def progress_text(lesson: Lesson) -> Text:
     total = len(lesson.steps)
     text = Text("LESSON  Receive and Place Calls   ", style="bold")
     if lesson.finished:
-        text.append(f"{total} of {total} steps done: your trunk places and receives calls", style="bold green")
+        text.append(f"{total} of {total} steps done: the trunk works", style="bold green")
     else:
         text.append(f"{lesson.done_count} of {total} steps done", style="bold")
     return text
