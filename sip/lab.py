@@ -170,6 +170,7 @@ class Lab:
         self.lesson: Lesson | None = None  # the guided lesson as it stands (sip/lesson.py)
         self.lesson_done: dict[str, float] = {}  # step -> when the store first saw it done
         self._lesson_recording: set[str] = set()  # steps being written to the store now
+        self._before_account_change: set[str] = set()  # calls placed before the account last changed
         self.engine_error = ""  # why the agents could not start, if they could not
         self.book = CallBook()
         self.supervisor: Supervisor | None = None
@@ -397,6 +398,7 @@ class Lab:
         if account == self.account:
             return  # a commit that changed no configuration (a CDR, another lab's progress)
         self.account = account
+        self._before_account_change = set(self.book.calls)  # they tested another configuration
         self._refresh_book()
         if self.supervisor is not None:
             await self._follow_builtin_pbx()
@@ -471,7 +473,11 @@ class Lab:
         seen done for the first time is recorded in the store (with when)."""
         if self.account is None:
             return
-        lesson = evaluate_lesson(self.account, self.book.calls.values(), self.checklist, self.lesson_done)
+        # The lesson's checklist judges the trunk as it is now: calls placed before the account
+        # last changed do not count there (Home's checklist keeps them, with their causes).
+        checklist = self.checklist if self.checklist_running else evaluate(
+            [c for c in self._counted_calls() if c.ref not in self._before_account_change], self.account)
+        lesson = evaluate_lesson(self.account, self.book.calls.values(), checklist, self.lesson_done)
         if lesson != self.lesson:
             self.lesson = lesson
             self._publish(LessonChanged(lesson))

@@ -158,3 +158,31 @@ async def test_a_lesson_on_a_blank_account_starts_with_a_call(db_path):
         assert "0 of 5 steps done" in progress and "▶ 1  How calls flow" in steps
         assert "Next: Calls (c) -> i -> Enter: the PSTN calls +1 202-555-0100" in step
         assert app.lab.lesson_done == {}
+
+
+async def unassigned_group(store: Store) -> None:
+    """Authentication done and a trunk group to the endpoint, its numbers not assigned yet."""
+    await auth_done(store)
+    group = await store.create_trunk_group("Acme trunk group")
+    await store.add_trunk(group.trunk_group_sid, (await store.account()).pbx_endpoint().endpoint_sid)
+
+
+async def test_calls_from_before_the_account_changed_do_not_judge_the_lesson_s_checklist(db_path):
+    """A call refused 404 (number not assigned), then the numbers assigned by another writer:
+    Home's checklist still shows that call's failure, but the lesson's last step asks for a new
+    check (k), not for the fix that was just made."""
+    await prepared(db_path, unassigned_group)
+    app = console(db_path, "inbound_unassigned")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.lab.lesson.current.key == "numbers"
+        async with await Store.open(db_path) as other:
+            account = await other.account()
+            for did in account.dids:
+                await other.assign_did(did.did_sid, account.trunk_groups[0].trunk_group_sid)
+        assert await settle(pilot, lambda: "4 of 5 steps done" in screen_text(app)[0], tries=80)
+        assert app.lab.checklist[0].status == "fail"  # Home: the 404 call's verdict stands
+        step = screen_text(app)[2]
+        assert step.startswith("Step 5 of 5: The verification checklist")
+        assert "Next: k: run the Verification Checklist" in step
