@@ -47,7 +47,8 @@ class StepRun:
     key: str
     title: str
     next_action: str  # what the lesson said to do, as the step began
-    keys: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # every key pressed
+    shown: list[str] = field(default_factory=list)  # the same, a word typed in a field as one
     seconds: float = 0.0
     outside_console: list[str] = field(default_factory=list)  # what could not be done with keys (yet)
 
@@ -65,11 +66,16 @@ class Trainee:
 
     async def press(self, *keys: str) -> None:
         self.runs[-1].keys.extend(keys)
+        self.runs[-1].shown.extend(SHOWN.get(key, key) for key in keys)
         await self.pilot.press(*keys)
         await self.pilot.pause()
 
     async def type(self, text: str) -> None:
-        await self.press(*text)
+        """A word typed into a field: one key per character."""
+        self.runs[-1].keys.extend(text)
+        self.runs[-1].shown.append(repr(text))
+        await self.pilot.press(*text)
+        await self.pilot.pause()
 
     async def until(self, predicate, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -174,8 +180,7 @@ async def run(block: str, size: tuple[int, int]) -> tuple[list[StepRun], float, 
     return trainee.runs, agents_up, total
 
 
-def shown(key: str) -> str:
-    return {"enter": "⏎", "escape": "esc", "ctrl+s": "^s", "down": "↓", "home": "home"}.get(key, key)
+SHOWN = {"enter": "⏎", "escape": "esc", "ctrl+s": "^s", "down": "↓", "up": "↑"}
 
 
 def report(runs: list[StepRun], agents_up: float, total: float, block: str) -> None:
@@ -186,30 +191,15 @@ def report(runs: list[StepRun], agents_up: float, total: float, block: str) -> N
     for r in runs:
         print(f"  {r.title:<44} {len(r.keys):>5} {r.seconds:>8.2f}")
     print(f"  {'all':<44} {keys:>5} {total:>8.2f}")
-    print("  the keys, step by step (a word typed in a field is shown whole):")
+    print("  the keys, step by step (a word typed in a field is shown whole, in quotes):")
     for r in runs:
-        print(f"    {r.title}: {_keys_text(r.keys)}")
+        print(f"    {r.title}: {' '.join(r.shown)}")
         if r.next_action:
             print(f"      the lesson said: {r.next_action}")
         for what in r.outside_console:
             print(f"      NOT through the console yet (TODO, configure's dialogs): {what}")
     print("  measured: this script's time on this machine (the lab's calls, each edit reaching the agents, "
           "Pilot's pauses); not a person's, who reads and types")
-
-
-def _keys_text(keys: list[str]) -> str:
-    words, word = [], ""
-    for key in keys:
-        if len(key) == 1 and (key.isalnum() or key in "./"):
-            word += key
-            continue
-        if word:
-            words.append(word)
-            word = ""
-        words.append(shown(key))
-    if word:
-        words.append(word)
-    return " ".join(words)
 
 
 def main() -> None:
