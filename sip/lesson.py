@@ -41,7 +41,7 @@ TITLES = {
 REFUSALS = (401, 403, 407)  # what the gateway answers a caller it cannot identify
 
 # Where the console does what the portal does. One place, so a changed key is changed once.
-ADD_ENDPOINT = "Endpoints (e) -> Add New Endpoint: a third-party endpoint for your PBX"
+ADD_ENDPOINT = "Endpoints (e) -> + (Add New Endpoint): type a name, Provision Trunk Group ticked -> Enter"
 PSTN_TEST_NUMBER = "+1 415 555 0123"
 
 
@@ -255,7 +255,8 @@ def _ip_auth_check(account: Account, endpoint: Endpoint) -> Check:
         if any(_contains(a, pbx.ip) for a in endpoint.addresses):
             return Check(what, False, f"Endpoints (e) -> {endpoint.name}: its address for {pbx.ip} is for inbound "
                                       f"calls only; add {pbx.ip} again with direction any")
-        return Check(what, False, f"Endpoints (e) -> {endpoint.name} -> a -> type {pbx.ip}:{port} -> Enter")
+        on_port = "" if port == 5060 else f", port {port}"
+        return Check(what, False, f"Endpoints (e) -> {endpoint.name} -> a -> type {pbx.ip}{on_port} -> Enter")
     if endpoint.attributes.insecure_address or any(a.port == port for a in covering):
         return Check(what, True)
     ports = ", ".join(str(a.port) for a in covering)
@@ -304,8 +305,7 @@ def _numbers(account: Account) -> Step:
         return _step("numbers", about, portal, pbx_side,
                      [Check("an endpoint to send the numbers to (step 3)", False, ADD_ENDPOINT)], note)
     groups = _groups_to(account, endpoint)
-    group_check = Check(f"a trunk group with a trunk to {endpoint.name}", bool(groups),
-                        f"Trunk Groups (t) -> add a trunk group with a trunk to {endpoint.name}")
+    group_check = Check(f"a trunk group with a trunk to {endpoint.name}", bool(groups), _add_group(endpoint))
     pbx = account.party("pbx")
     where = pbx.ip if account.builtin_pbx and pbx is not None else "your PBX's address"
     inbound = Check(f"{endpoint.name} has an address for inbound calls (direction any or inbound)",
@@ -313,7 +313,7 @@ def _numbers(account: Account) -> Step:
                     f"Endpoints (e) -> {endpoint.name} -> a -> type {where} -> Enter (direction any)")
     if not groups:
         number_check = Check("a phone number assigned to the endpoint's trunk group", False,
-                             f"first a trunk group: Trunk Groups (t) -> add one with a trunk to {endpoint.name}")
+                             f"first a trunk group: {_add_group(endpoint)}")
     elif assigned:
         number_check = Check(f"{shown} in {endpoint.name}'s Assigned Phone Numbers tab", True)
     else:
@@ -328,6 +328,11 @@ def _numbers(account: Account) -> Step:
             todo = "Phone Numbers (n) -> a -> type a number (e.g. +1 202 555 0142) -> Enter, then assign it"
         number_check = Check(f"a phone number assigned to {groups[0].name} (the tab is empty)", False, todo)
     return _step("numbers", about, portal, pbx_side, [group_check, inbound, number_check], note)
+
+
+def _add_group(endpoint: Endpoint) -> str:
+    return (f"Trunk Groups (t) -> + (New trunk group): a name -> Enter; then a (Add trunk) -> "
+            f"{endpoint.name} -> Enter")
 
 
 def _item(checklist: Sequence[ChecklistItem], index: int) -> ChecklistItem | None:

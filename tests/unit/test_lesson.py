@@ -250,7 +250,11 @@ def test_an_endpoint_without_the_pbx_s_address_needs_one():
     account = replace(account, endpoints=(account.system_gateway, bare))
     step = evaluate(account, [], []).step("authentication")
     assert not step.done
-    assert step.next_action == "Endpoints (e) -> Acme PBX -> a -> type 127.0.0.10:5060 -> Enter"
+    assert step.next_action == "Endpoints (e) -> Acme PBX -> a -> type 127.0.0.10 -> Enter"
+    elsewhere = replace(account, parties=tuple(replace(p, port=5070) if p.role == "pbx" else p
+                                               for p in account.parties), pbx_trunk=None)
+    assert evaluate(elsewhere, [], []).step("authentication").missing[0].todo == (
+        "Endpoints (e) -> Acme PBX -> a -> type 127.0.0.10, port 5070 -> Enter")
 
 
 def test_an_inbound_only_address_cannot_authenticate_outbound_calls():
@@ -353,7 +357,9 @@ def test_without_a_trunk_group_the_first_thing_is_the_group():
     account = auth_done(firewall_done(blank()))
     step = evaluate(account, [], []).step("numbers")
     assert [c.ok for c in step.checks] == [False, True, False]
-    assert step.next_action == "Trunk Groups (t) -> add a trunk group with a trunk to Acme PBX"
+    assert step.next_action == ("Trunk Groups (t) -> + (New trunk group): a name -> Enter; then a (Add trunk) -> "
+                                "Acme PBX -> Enter")
+    assert step.checks[-1].todo == f"first a trunk group: {step.next_action}"
 
 
 def test_a_group_without_numbers_is_the_empty_tab_and_names_a_spare_number():
