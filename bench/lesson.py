@@ -187,7 +187,7 @@ async def run(block: str, size: tuple[int, int]) -> tuple[list[StepRun], float, 
     return trainee.runs, agents_up, total
 
 
-SHOWN = {"enter": "⏎", "escape": "esc", "ctrl+s": "^s", "down": "↓", "up": "↑"}
+SHOWN = {"enter": "⏎", "escape": "esc", "ctrl+s": "^s", "down": "↓", "up": "↑", "plus": "+"}
 
 
 def report(runs: list[StepRun], agents_up: float, total: float, block: str) -> None:
