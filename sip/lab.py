@@ -171,6 +171,7 @@ class Lab:
         self.lesson_done: dict[str, float] = {}  # step -> when the store first saw it done
         self._lesson_recording: set[str] = set()  # steps being written to the store now
         self._before_account_change: set[str] = set()  # calls placed before the account last changed
+        self._lesson_error = ""  # why the lesson's progress could not be recorded (said once)
         self.engine_error = ""  # why the agents could not start, if they could not
         self.book = CallBook()
         self.supervisor: Supervisor | None = None
@@ -490,10 +491,13 @@ class Lab:
         try:
             done = await self.store.record_lesson_steps(steps, now=time.time())
         except Exception as error:  # noqa: BLE001 - the lesson on screen stands; its record is said lost
-            self._publish(AgentError("lab", f"cannot record the lesson's progress in the database: {error}"))
+            if str(error) != self._lesson_error:  # retried at the next change, said once
+                self._lesson_error = str(error)
+                self._publish(AgentError("lab", f"cannot record the lesson's progress in the database: {error}"))
             return
         finally:
             self._lesson_recording.difference_update(steps)
+        self._lesson_error = ""
         if done != self.lesson_done:
             self.lesson_done = done
             self._update_lesson()  # step 1 stays done from now on, whatever calls remain

@@ -186,3 +186,26 @@ async def test_calls_from_before_the_account_changed_do_not_judge_the_lesson_s_c
         step = screen_text(app)[2]
         assert step.startswith("Step 5 of 5: The verification checklist")
         assert "Next: k: run the Verification Checklist" in step
+
+
+async def test_a_database_that_cannot_record_the_lesson_is_said_and_the_lesson_stands(db_path, monkeypatch):
+    from store.errors import StoreError
+
+    async def refuse(self, steps, now):
+        raise StoreError("disk I/O error")
+
+    monkeypatch.setattr(Store, "record_lesson_steps", refuse)
+    await prepared(db_path, blank)
+    app = console(db_path, "inbound_unassigned")  # a call reached the gateway: step 1 is done
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("y")
+        await pilot.pause()
+        assert "1 of 5 steps done" in screen_text(app)[0]
+        assert app.lab.lesson_done == {}
+        shown = [n.message for n in app._notifications]
+        said = [m for m in shown if "cannot record the lesson's progress in the database: disk I/O error" in m]
+        assert len(said) == 1, shown
+        await app.store.add_firewall_rule("127.0.0.0/24")  # another step done, another failed write
+        assert await settle(pilot, lambda: "2 of 5 steps done" in screen_text(app)[0], tries=80)
+        await pilot.pause(0.2)
+        assert len([n for n in app._notifications if "cannot record the lesson" in n.message]) == 1  # said once
