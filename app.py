@@ -406,7 +406,7 @@ async def cmd_reset(args: argparse.Namespace) -> int:
             return 1
     async with await open_store(args) as store:
         await store.reset(blank=args.blank)
-    print(f"{path}: {what}")
+    print(f"{path}: {what}" + ("; the console's Lesson (y) starts from here" if args.blank else ""))
     return 0
 
 

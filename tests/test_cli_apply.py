@@ -91,6 +91,7 @@ def test_a_file_that_is_not_json_gets_one_line(tmp_path: Path, db_path: Path):
 def test_reset_blank_gives_a_new_customers_account(db_path: Path):
     result = run_app("reset", "--blank", "--yes", "--db", str(db_path))
     assert result.returncode == 0, result.stderr
+    assert "a blank account (a new customer's); the console's Lesson (y) starts from here" in result.stdout
     data = show(db_path)
     assert [e["type"] for e in data["endpoints"]] == ["system_gateway"]
     assert data["trunk_groups"] == [] and data["firewall_rules"] == []
