@@ -7,8 +7,13 @@ recorded calls for the last snapshot."""
 
 from __future__ import annotations
 
-from store import Store
-from tests.console.conftest import FIXED_NOW, console, prepare, prepared, settle
+import pytest
+
+from screens.lab_app import TrunkLabApp
+from sip.lab import Lab
+from store import AddressPlan, Store
+from tests.conftest import next_block
+from tests.console.conftest import FIXED_NOW, agents_up, console, prepare, prepared, settle
 from tests.console.test_pilot import shown_text
 
 
@@ -209,3 +214,28 @@ async def test_a_database_that_cannot_record_the_lesson_is_said_and_the_lesson_s
         assert await settle(pilot, lambda: "2 of 5 steps done" in screen_text(app)[0], tries=80)
         await pilot.pause(0.2)
         assert len([n for n in app._notifications if "cannot record the lesson" in n.message]) == 1  # said once
+
+
+@pytest.mark.agents
+@pytest.mark.timeout(120)
+async def test_a_real_call_refused_at_the_gateway_ticks_how_calls_flow(tmp_path):
+    """Live agents, a blank account: the first call a trainee places (c, i, Enter) is refused
+    404 by the real System Gateway (no number is assigned yet), and that ticks step 1."""
+    db = tmp_path / "live.db"
+    async with await Store.open(db, plan=AddressPlan.in_block(next_block())) as store:
+        await store.reset(blank=True)
+    app = TrunkLabApp(db, engine_factory=lambda store: Lab(store, b_leg_timeout_s=1.5))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await settle(pilot, lambda: agents_up(app) and app.lab.ready, 200)
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.lab.lesson.current.key == "flow"
+        await pilot.press("c", "i", "enter")
+        assert await settle(pilot, lambda: app.lab.lesson.step("flow").done, 200)
+        [call] = [c for c in app.lab.book.calls.values() if not c.stored]
+        assert call.final_code == 404 and call.decisions
+        assert await settle(pilot, lambda: "flow" in app.lab.lesson_done)
+        await pilot.press("y")
+        await pilot.pause()
+        assert "1 of 5 steps done" in screen_text(app)[0]
+        await app.action_quit()
