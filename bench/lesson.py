@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 from screens.lab_app import TrunkLabApp  # noqa: E402
 from sip.lab import Lab  # noqa: E402
 from store import AddressPlan, Store  # noqa: E402
-from store.validate import display_phonenumber  # noqa: E402
 
 
 # The CONFIGURE dialogs (Add New Endpoint, New trunk group) come with issue 11's console work;

@@ -119,10 +119,8 @@ def evaluate(account: Account, calls: Iterable[LabCall], checklist: Sequence[Che
 # ---------------------------------------------------------------------------- the steps
 
 
-def _step(key: str, about: str, portal: str, pbx: str, checks: list[Check], note: str = "",
-          done: bool | None = None) -> Step:
-    return Step(key, TITLES[key], about, portal, pbx, tuple(checks),
-                all(c.ok for c in checks) if done is None else done, note)
+def _step(key: str, about: str, portal: str, pbx: str, checks: list[Check], note: str = "") -> Step:
+    return Step(key, TITLES[key], about, portal, pbx, tuple(checks), all(c.ok for c in checks), note)
 
 
 def _gateway_ips(account: Account) -> list[str]:
