@@ -221,6 +221,7 @@ async def test_a_v4_file_upgrades_to_the_latest_with_the_built_in_pbx_on(db_path
         con.execute("ALTER TABLE exercise_progress DROP COLUMN hints")
         con.execute("ALTER TABLE exercise_progress DROP COLUMN start_account")
         con.execute("DROP TABLE checklist_runs")
+        con.execute("DROP TABLE lesson_progress")
         con.execute("PRAGMA user_version = 4")
     async with await Store.open(db_path) as store:
         assert await store.schema_version() == LATEST >= 5
