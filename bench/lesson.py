@@ -152,7 +152,16 @@ async def the_numbers(trainee: Trainee) -> None:
 
 
 async def the_checklist(trainee: Trainee) -> None:
+    """k: the real checklist (2 inbound calls, 3 outbound). A failing item ends the run with
+    what it said: a trainee would read it and press k again, the script does not hide it."""
+    app = trainee.app
     await trainee.press("k")
+    await trainee.until(app.checklist_running, 10, "the checklist starting")
+    await trainee.until(lambda: not app.checklist_running(), 60, "the checklist finishing")
+    failed = [item for item in app.lab.checklist if not item.passed]
+    if failed:
+        raise SystemExit("bench/lesson.py: the checklist failed: " + "; ".join(
+            f"{item.title}: {item.detail}; {item.cause}" for item in failed))
 
 
 STEPS = (("flow", how_calls_flow), ("firewall", the_firewall), ("authentication", authentication),
