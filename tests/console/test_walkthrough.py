@@ -148,3 +148,34 @@ async def test_a_dialog_s_footer_shows_the_dialog_s_own_keys(db_path):
         await pilot.pause()
         keys = footer_keys(app)
         assert keys.get("escape") == "Cancel" and keys.get("enter") == "Start"
+
+
+async def test_an_engine_event_reaches_the_screen_once_as_one_message(db_path, monkeypatch):
+    """Issue 10: the app re-posted every engine event to the screen (so screens declared their
+    handlers bubble=False). Now each event becomes one message, posted to the screen on top,
+    which bubbles it to the app: one message made, one post."""
+    from screens import lab_app as lab_app_module
+    from sip.events import AgentError
+
+    await prepared(db_path)
+    app = console(db_path)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        made = []
+        plain = lab_app_module.messages.message_for
+        monkeypatch.setattr(lab_app_module.messages, "message_for",
+                            lambda event: made.append(plain(event)) or made[-1])
+        posted = []
+        screen = app.screen
+        screen_post = screen.post_message
+        monkeypatch.setattr(screen, "post_message", lambda message: posted.append(message) or screen_post(message))
+        app_posted = []
+        app_post = app.post_message
+        monkeypatch.setattr(app, "post_message", lambda message: app_posted.append(message) or app_post(message))
+        app.lab._publish(AgentError("lab", "a test event"))
+        await pilot.pause(0.2)
+        engine_posts = [m for m in posted if isinstance(m, type(made[0]))]  # (Pilot posts callbacks too)
+        assert len(made) == 1 and engine_posts == made
+        # what reaches the app is that same message, bubbled from the screen (Textual bubbles by
+        # posting to the parent), never a second one made for it
+        assert all(m is made[0] for m in app_posted if isinstance(m, type(made[0])))

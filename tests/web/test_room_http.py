@@ -133,7 +133,7 @@ async def test_the_console_socket_needs_the_code_the_cookie_and_this_origin(room
             assert answer.status == 403  # another site's form cannot join the room either
 
 
-async def test_a_full_room_says_so(tmp_path):
+async def test_a_full_room_says_so(tmp_path, snapshot):
     room = start_room(free_port(), tmp_path / "room", "--max-trainees", "2")
     try:
         for name in ("Ana", "Ben"):
@@ -144,12 +144,13 @@ async def test_a_full_room_says_so(tmp_path):
         await browser.close()
         assert status == 503
         assert "The room is full: it takes 2 trainees" in page
+        assert page == snapshot  # the whole page, as a browser gets it (tests/web/__snapshots__)
         assert [t["name"] for t in (await room_json(room))["trainees"]] == ["Ana", "Ben"]
     finally:
         stop_room(room)
 
 
-async def test_no_free_lab_says_so(tmp_path):
+async def test_no_free_lab_says_so(tmp_path, snapshot):
     lab = LABS[-1]
     held = labs.reserve(lab)  # another program holds the room's only lab
     room = start_room(free_port(), tmp_path / "room", labs=range(lab, lab + 1))
@@ -158,6 +159,7 @@ async def test_no_free_lab_says_so(tmp_path):
         await browser.close()
         assert status == 503
         assert f"No free lab on this machine: every lab of the room's range ({lab}-{lab}) is in use" in page
+        assert page.replace(f"({lab}-{lab})", "(N-N)") == snapshot  # the whole page; the lab differs per machine
     finally:
         stop_room(room)
         held.release()
