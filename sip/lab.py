@@ -185,6 +185,7 @@ class Lab:
         self._dirty: set[str] = set()  # store topics to read again: 'account', 'progress'
         self._data_version = 0
         self._not_counted: set[str] = set()  # calls from before the checklist last started over
+        self._judged: set[str] = set()  # finished calls the checklist has already judged
         self._waiters: list[asyncio.Future] = []
         self._cdr_stage: dict[str, str] = {}  # call ref -> the stage its CDR was last written at
         self._cdr_ids: dict[str, int] = {}  # call ref -> its CDR's id in the store
@@ -553,16 +554,21 @@ class Lab:
             self._publish(FirewallDropped(drop))
         if call is not None:
             self._record(call)
-            self._finished(call)
+            self._finished(call, sip_only=bool(applied.messages))
             if isinstance(report, GatewayDecision) or call.finished:
                 self._update_lesson()  # a call reached the gateway (step 1), or your PBX's call ended
         self._wake()  # whoever waits on the lab (wait_until: a pong, a configured agent) looks again
 
-    def _finished(self, call: LabCall) -> None:
-        """A finished call that counts updates the checklist (again when late media figures
-        arrive: what the far end heard)."""
-        if call.finished and counts(call) and call.ref not in self._not_counted:
-            self._update_checklist()
+    def _finished(self, call: LabCall, *, sip_only: bool = False) -> None:
+        """A finished call that counts updates the checklist; again when a later report about it
+        arrives (media figures: what the far end heard), but not for a SIP message alone (a
+        retransmission after the end changes no verdict, and judging is not free)."""
+        if not (call.finished and counts(call) and call.ref not in self._not_counted):
+            return
+        if sip_only and call.ref in self._judged:
+            return
+        self._judged.add(call.ref)
+        self._update_checklist()
 
     def _agent_died(self, name: str, report: ProcessState) -> None:
         """An agent died: every call it was part of fails, saying so, and the legs the other

@@ -347,7 +347,8 @@ async def test_the_notes_beside_the_ladder_follow_the_call(db_path):
 
 async def test_a_new_message_adds_its_rung_without_rebuilding_the_ladder(db_path, monkeypatch):
     """With 10,000 messages on screen, one more SIP message labels one message and draws at
-    most the lines on screen (the ladder used to be rebuilt whole on every event)."""
+    most the lines on screen, and does not judge the checklist again (the ladder used to be
+    rebuilt whole, and the checklist re-evaluated, on every event)."""
     await prepared(db_path)
     app = console(db_path, "inbound_ok")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -365,6 +366,9 @@ async def test_a_new_message_adds_its_rung_without_rebuilding_the_ladder(db_path
         real_labels, real_grid = sip.ladder.labels, __import__("screens.widgets.ladder", fromlist=["grid_text"]).grid_text
         monkeypatch.setattr(sip.ladder, "labels", lambda m: labelled.append(m) or real_labels(m))
         monkeypatch.setattr("screens.widgets.ladder.grid_text", lambda r, lay: drawn.append(r) or real_grid(r, lay))
+        judged = []  # the checklist is judged again only when a call that counts ends, not per message
+        real_update = app.lab._update_checklist
+        monkeypatch.setattr(app.lab, "_update_checklist", lambda: judged.append(1) or real_update())
         text = (f"OPTIONS sip:pbx@127.0.0.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5060;branch=z9hG4bK-x\r\n"
                 f"From: <sip:gw@127.0.0.2>;tag=b\r\nTo: <sip:pbx@127.0.0.10>\r\nCall-ID: {b_leg}\r\nCSeq: 9 OPTIONS\r\n"
                 "Content-Length: 0\r\n\r\n")
@@ -373,6 +377,7 @@ async def test_a_new_message_adds_its_rung_without_rebuilding_the_ladder(db_path
         await pilot.pause()
         assert len(view.rungs) == count + 1
         assert len(labelled) == 1 and len(drawn) <= 1  # the new rung is below the screen: drawn when scrolled to
+        assert judged == []
         await pilot.press("tab", "end")
         await pilot.pause()
         assert view.rungs[view.cursor].message.text == text
