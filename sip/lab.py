@@ -57,6 +57,7 @@ from .supervisor import AgentSpec, AgentStartError, Supervisor
 from .wire import (
     AgentProblem,
     AgentReport,
+    AnsweringSet,
     Configured,
     GatewayDecision,
     MediaFigures,
@@ -186,6 +187,7 @@ class Lab:
         self._data_version = 0
         self._not_counted: set[str] = set()  # calls from before the checklist last started over
         self._judged: set[str] = set()  # finished calls the checklist has already judged
+        self._answering: dict[str, tuple[float, float]] = {}  # what an end party confirmed (set_answering)
         self._waiters: list[asyncio.Future] = []
         self._cdr_stage: dict[str, str] = {}  # call ref -> the stage its CDR was last written at
         self._cdr_ids: dict[str, int] = {}  # call ref -> its CDR's id in the store
@@ -528,6 +530,8 @@ class Lab:
             self._publish(AgentConfigured(name))
         elif isinstance(report, Pong):
             self._loads[name] = AgentLoad(report.calls, report.free_slots)
+        elif isinstance(report, AnsweringSet):
+            self._answering[name] = (report.ring_s, report.early_media_s)
         elif isinstance(report, AgentProblem):
             self._publish(AgentError(name, report.message))
         elif isinstance(report, ProcessState):
@@ -759,7 +763,12 @@ class Lab:
         (183 with SDP, its tone flowing) for early_media_s before the 200."""
         if party not in ("pstn", "pbx"):
             raise LabError(f"only the PSTN and the PBX answer calls, not {party!r}")
+        wanted = (float(ring_s), float(early_media_s))
+        self._answering.pop(party, None)
         await self._send(party, {"cmd": "answering", "ring_s": ring_s, "early_media_s": early_media_s})
+        # the agent reads commands between polls: a call placed at once could reach it first
+        if not await self.wait_until(lambda: self._answering.get(party) == wanted, 5.0):
+            raise LabError(f"the {party} agent did not confirm how it answers calls")
 
     async def hangup(self, ref: str) -> None:
         call = self.book.calls.get(ref)

@@ -172,6 +172,14 @@ class TrunkApplied(AgentReport):
 
 
 @dataclass(frozen=True)
+class AnsweringSet(AgentReport):
+    """An end party took how it answers calls from now on (ring_s, or early media first)."""
+
+    ring_s: float = 0.0
+    early_media_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class Pong(AgentReport):
     free_slots: int = 0  # pjsua call slots free at the agent (one held for an abandoned INVITE is not)
     calls: int = 0  # calls in progress at the agent (a leg hung up is none, even while it holds a slot)
@@ -283,12 +291,13 @@ _PARSERS: dict[str, Callable[[float, dict], AgentReport]] = {
     "configured": lambda t, e: Configured(t),
     "firewall": lambda t, e: Configured(t),  # the PBX's answer to its firewall rules
     "trunk": lambda t, e: TrunkApplied(t, _int(e.get("source_port")) or None, tuple(e.get("codecs") or ())),
+    "answering": lambda t, e: AnsweringSet(t, _float(e.get("ring_s")) or 0.0, _float(e.get("early_media_s")) or 0.0),
     "pong": lambda t, e: Pong(t, _int(e.get("free_slots")) or 0, _int(e.get("calls")) or 0),
     "error": lambda t, e: AgentProblem(t, _text(e.get("message"))),
     "fatal": lambda t, e: Fatal(t, _text(e.get("message"))),
     "agent": _process,
 }
-IGNORED = frozenset({"bridged", "bye", "answering"})  # said for the log; nothing in the lab depends on them
+IGNORED = frozenset({"bridged", "bye"})  # said for the log; nothing in the lab depends on them
 
 
 def parse_report(event: object) -> AgentReport | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sip.wire import (
+    AnsweringSet,
     AgentProblem,
     CallerSeen,
     CallState,
@@ -71,8 +72,12 @@ def test_nonsense_is_an_agent_problem_not_an_exception(event):
 def test_kinds_said_only_for_the_log_are_ignored():
     assert parse_report({"ev": "bye", "t": 1}) is None
     assert parse_report({"ev": "bridged", "t": 1, "a": "x", "b": "y"}) is None
-    # the PSTN's or the PBX's word that it answers differently now (Lab.set_answering): not an error
-    assert parse_report({"ev": "answering", "t": 1, "ring_s": 0.0, "early_media_s": 1.0}) is None
+
+
+
+def test_an_end_party_confirms_how_it_answers():
+    """Lab.set_answering waits for it: a call placed at once must not reach the agent first."""
+    assert parse_report({"ev": "answering", "t": 1, "ring_s": 0.0, "early_media_s": 1.5}) == AnsweringSet(1.0, 0.0, 1.5)
 
 
 def test_digits_holds_and_caller_ids_of_issue_9():
